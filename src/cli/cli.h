@@ -1,0 +1,31 @@
+/*
+ * cli: the phivault command and its subcommands, one file each. Each
+ * command returns the process exit status: 0 success, 1 failure, 2 usage.
+ * Messages for people go to stderr (stdout carries only a command's
+ * result); nothing printed ever holds personal data.
+ */
+#ifndef PV_CLI_H
+#define PV_CLI_H
+
+#include <stdint.h>
+
+int pv_cmd_init(int argc, char **argv);
+int pv_cmd_serve(int argc, char **argv);
+int pv_cmd_policy_check(int argc, char **argv);
+int pv_cmd_audit_verify(int argc, char **argv);
+
+/* A progress bar on stderr when it is a terminal; silent otherwise. */
+struct pv_progress {
+    const char *label;
+    int tty;
+    int64_t last_ms;
+};
+
+void pv_progress_start(struct pv_progress *p, const char *label);
+void pv_progress_update(struct pv_progress *p, int64_t done, int64_t total);
+void pv_progress_end(struct pv_progress *p);
+
+/* Start-up common to every command: libsodium, no core dumps, wiping JSON memory. */
+int pv_cli_setup(void);
+
+#endif

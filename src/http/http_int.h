@@ -1,0 +1,91 @@
+/* http_int.h: private to the HTTP layer. */
+#ifndef PV_HTTP_INT_H
+#define PV_HTTP_INT_H
+
+#include <microhttpd.h>
+
+#include "http/http.h"
+
+#define PV_MAX_PARAMS 4
+
+enum pv_auth {
+    PV_AUTH_NONE, /* anyone */
+    PV_AUTH_USER, /* a session */
+    PV_AUTH_DATA, /* a session and X-Purpose; every attempt audited */
+};
+
+struct pv_req;
+
+/* The answer a handler gives: status and JSON body (owned), or 204 with none. */
+struct pv_resp {
+    int status;
+    json_t *body;
+    const char *content_type; /* NULL: application/json */
+    char *text;               /* a non-JSON body (owned), used when body is NULL */
+};
+
+typedef int (*pv_handler)(struct pv_req *r, struct pv_resp *out);
+
+struct pv_route {
+    const char *method;
+    const char *pattern; /* segments; "{name}" captures one */
+    pv_handler handler;
+    enum pv_auth auth;
+    size_t max_body; /* 0: the route takes no body */
+    const char *action; /* audit action of unauthenticated attempts */
+};
+
+/* One request in flight. */
+struct pv_req {
+    struct pv_vault *v;
+    struct MHD_Connection *conn;
+    const struct pv_route *route;
+    const char *params[PV_MAX_PARAMS];
+    char param_buf[PV_MAX_PARAMS][PV_NAME_MAX + 1];
+    struct pv_buf body;
+    size_t discarded; /* body bytes dropped after the limit */
+    int early;        /* answered before the body was read */
+    json_t *json;     /* the parsed body, if any */
+    struct pv_actor actor;
+    struct pv_call call;
+    int64_t t0;
+};
+
+extern const struct pv_route pv_routes[];
+extern const size_t pv_nroutes;
+
+/*
+ * Find the route of method and path, filling r->params. PV_ENOROUTE if no
+ * pattern matches the path, PV_EMETHOD if one does for another method.
+ */
+int pv_route_match(const char *method, const char *path, struct pv_req *r);
+
+/* A problem+json body for err, with the call's reason, detail and field. */
+json_t *pv_problem(int err, const struct pv_call *call, int *status);
+int pv_problem_status(int err);
+/* The HTML page that documents a problem type; NULL if unknown. */
+char *pv_problem_page(const char *slug);
+
+/* Query-string argument, or NULL. */
+const char *pv_req_arg(struct pv_req *r, const char *name);
+
+/* Handlers (h_*.c). */
+int pv_h_healthz(struct pv_req *r, struct pv_resp *out);
+int pv_h_policy(struct pv_req *r, struct pv_resp *out);
+int pv_h_problem(struct pv_req *r, struct pv_resp *out);
+int pv_h_login(struct pv_req *r, struct pv_resp *out);
+int pv_h_logout(struct pv_req *r, struct pv_resp *out);
+int pv_h_user_create(struct pv_req *r, struct pv_resp *out);
+int pv_h_user_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_enroll(struct pv_req *r, struct pv_resp *out);
+int pv_h_subject_get(struct pv_req *r, struct pv_resp *out);
+int pv_h_subject_lookup(struct pv_req *r, struct pv_resp *out);
+int pv_h_assign(struct pv_req *r, struct pv_resp *out);
+int pv_h_record_create(struct pv_req *r, struct pv_resp *out);
+int pv_h_record_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_record_get(struct pv_req *r, struct pv_resp *out);
+int pv_h_record_update(struct pv_req *r, struct pv_resp *out);
+int pv_h_record_delete(struct pv_req *r, struct pv_resp *out);
+int pv_h_audit(struct pv_req *r, struct pv_resp *out);
+
+#endif

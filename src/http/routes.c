@@ -1,0 +1,86 @@
+/* routes.c: the route table and its matcher. */
+#include <string.h>
+
+#include "http/http_int.h"
+
+#define KB 1024
+
+const struct pv_route pv_routes[] = {
+    {"GET", "/healthz", pv_h_healthz, PV_AUTH_NONE, 0, NULL},
+    {"GET", "/v1/policy", pv_h_policy, PV_AUTH_NONE, 0, NULL},
+    {"GET", "/problems/{type}", pv_h_problem, PV_AUTH_NONE, 0, NULL},
+    {"POST", "/v1/auth/login", pv_h_login, PV_AUTH_NONE, 4 * KB, NULL},
+    {"POST", "/v1/auth/logout", pv_h_logout, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/users", pv_h_user_create, PV_AUTH_USER, 4 * KB, NULL},
+    {"GET", "/v1/users", pv_h_user_list, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/subjects", pv_h_enroll, PV_AUTH_DATA, 64 * KB, "subject.enroll"},
+    {"GET", "/v1/subjects", pv_h_subject_lookup, PV_AUTH_DATA, 0, "subject.lookup"},
+    {"GET", "/v1/subjects/{id}", pv_h_subject_get, PV_AUTH_DATA, 0, "subject.read"},
+    {"POST", "/v1/subjects/{id}/assignments", pv_h_assign, PV_AUTH_DATA, 4 * KB,
+     "subject.assign"},
+    {"POST", "/v1/subjects/{id}/records/{collection}", pv_h_record_create, PV_AUTH_DATA,
+     256 * KB, "record.create"},
+    {"GET", "/v1/subjects/{id}/records/{collection}", pv_h_record_list, PV_AUTH_DATA, 0,
+     "record.list"},
+    {"GET", "/v1/subjects/{id}/records/{collection}/{rid}", pv_h_record_get, PV_AUTH_DATA, 0,
+     "record.read"},
+    {"PATCH", "/v1/subjects/{id}/records/{collection}/{rid}", pv_h_record_update, PV_AUTH_DATA,
+     256 * KB, "record.update"},
+    {"DELETE", "/v1/subjects/{id}/records/{collection}/{rid}", pv_h_record_delete, PV_AUTH_DATA,
+     0, "record.delete"},
+    {"GET", "/v1/audit", pv_h_audit, PV_AUTH_USER, 0, NULL},
+};
+
+const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);
+
+/* Match path against pattern; captures go to r->param_buf. 1 on a match. */
+static int
+match(const char *pattern, const char *path, struct pv_req *r)
+{
+    const char *p = pattern, *s = path, *pe, *se;
+    int np = 0;
+
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            return 0;
+        p++;
+        s++;
+        pe = strchr(p, '/');
+        se = strchr(s, '/');
+        if (pe == NULL)
+            pe = p + strlen(p);
+        if (se == NULL)
+            se = s + strlen(s);
+        if (*p == '{') {
+            size_t n = (size_t)(se - s);
+            if (n == 0 || n > PV_NAME_MAX || np == PV_MAX_PARAMS)
+                return 0;
+            memcpy(r->param_buf[np], s, n);
+            r->param_buf[np][n] = '\0';
+            r->params[np] = r->param_buf[np];
+            np++;
+        } else if ((size_t)(pe - p) != (size_t)(se - s) || memcmp(p, s, (size_t)(pe - p)) != 0) {
+            return 0;
+        }
+        p = pe;
+        s = se;
+    }
+    return *p == '\0' && (*s == '\0' || (s[0] == '/' && s[1] == '\0'));
+}
+
+int
+pv_route_match(const char *method, const char *path, struct pv_req *r)
+{
+    int other_method = 0;
+
+    for (size_t i = 0; i < pv_nroutes; i++) {
+        if (!match(pv_routes[i].pattern, path, r))
+            continue;
+        if (strcmp(pv_routes[i].method, method) == 0) {
+            r->route = &pv_routes[i];
+            return 0;
+        }
+        other_method = 1;
+    }
+    return other_method ? PV_EMETHOD : PV_ENOROUTE;
+}

@@ -1,0 +1,377 @@
+/*
+ * server.c: libmicrohttpd set-up and the one dispatch function.
+ *
+ * MHD calls access() several times per request: first with the headers
+ * (we match the route and refuse early what the headers already condemn:
+ * unknown route, wrong method, wrong content type, a declared length over
+ * the route's limit), then with each piece of the body (kept up to the
+ * limit), then once more when the body is complete (we dispatch).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "http/http_int.h"
+
+#define DISCARD_MAX (16u * 1024 * 1024) /* body bytes read past a limit before hanging up */
+
+struct pv_server {
+    struct MHD_Daemon *mhd;
+    struct pv_vault *v;
+    int log_requests;
+    unsigned port;
+};
+
+void
+pv_server_config_defaults(struct pv_server_config *cfg)
+{
+    if (cfg->listen == NULL)
+        cfg->listen = "127.0.0.1:8700";
+    if (cfg->threads == 0)
+        cfg->threads = 16;
+    if (cfg->conn_limit == 0)
+        cfg->conn_limit = 1024;
+    if (cfg->per_ip_limit == 0)
+        cfg->per_ip_limit = 256;
+    if (cfg->timeout_s == 0)
+        cfg->timeout_s = 30;
+}
+
+const char *
+pv_req_arg(struct pv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result
+send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
+{
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+    char *text = NULL, ms[24], st[8];
+    size_t len = 0;
+
+    if (resp->body) {
+        text = json_dumps(resp->body, JSON_COMPACT);
+        json_decref(resp->body);
+        resp->body = NULL;
+        if (text == NULL) {
+            resp->status = 500;
+            resp->content_type = "application/problem+json";
+            text = pv_strdup("{\"type\":\"/problems/internal-error\",\"title\":\"Internal "
+                             "error\",\"status\":500}");
+        }
+    } else if (resp->text) {
+        text = resp->text;
+        resp->text = NULL;
+    }
+    if (text)
+        len = strlen(text);
+    mr = MHD_create_response_from_buffer(len, text ? text : (char *)"",
+                                         text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (mr == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    if (len)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp->content_type ? resp->content_type : "application/json");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (resp->status == 405 && r->route == NULL)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, "GET, POST, PATCH, DELETE");
+    if (resp->status == 401)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
+    MHD_destroy_response(mr);
+    if (srv->log_requests) {
+        snprintf(ms, sizeof ms, "%lld", (long long)(pv_mono_ms() - r->t0));
+        snprintf(st, sizeof st, "%d", resp->status);
+        pv_log(PV_LOG_INFO, "http.request", "method", r->route ? r->route->method : "-", "route",
+               r->route ? r->route->pattern : "-", "status", st, "ms", ms, NULL);
+    }
+    return ret;
+}
+
+static enum MHD_Result
+send_problem(struct pv_server *srv, struct pv_req *r, int err)
+{
+    struct pv_resp resp = {0, NULL, "application/problem+json", NULL};
+
+    resp.body = pv_problem(err, &r->call, &resp.status);
+    return send_answer(srv, r, &resp);
+}
+
+/* Checks the headers alone decide. */
+static int
+check_headers(struct pv_req *r, const char *method, const char *url)
+{
+    const char *ctype, *clen;
+    int64_t n;
+    int rc;
+
+    if ((rc = pv_route_match(method, url, r)) != 0)
+        return rc;
+    clen = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (clen && pv_parse_i64(clen, 0, INT64_MAX, &n) == 0) {
+        if (r->route->max_body == 0 && n > 0) {
+            r->call.detail = "this route takes no body";
+            return PV_ETOOBIG;
+        }
+        if ((uint64_t)n > r->route->max_body)
+            return PV_ETOOBIG;
+    }
+    if (r->route->max_body > 0) {
+        ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                            MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
+            (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' '))
+            return PV_ECTYPE;
+    }
+    return 0;
+}
+
+static int
+parse_body(struct pv_req *r)
+{
+    json_error_t jerr;
+
+    if (r->route->max_body == 0)
+        return 0;
+    if (r->body.len == 0) {
+        r->call.detail = "this route needs a JSON object as its body";
+        return PV_EINVAL;
+    }
+    /* jerr quotes the input: it is never logged nor returned. */
+    r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (r->json == NULL) {
+        r->call.detail = "the body is not well-formed JSON";
+        return PV_EJSON;
+    }
+    if (!json_is_object(r->json)) {
+        r->call.detail = "the body must be a JSON object";
+        return PV_EINVAL;
+    }
+    return 0;
+}
+
+static int
+authenticate(struct pv_req *r)
+{
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    int rc;
+
+    if (r->route->auth == PV_AUTH_NONE)
+        return 0;
+    rc = h && strncasecmp(h, "Bearer ", 7) == 0 ? pv_vault_authenticate(r->v, h + 7, &r->actor)
+                                                 : PV_EAUTH;
+    if (rc == PV_EAUTH && r->route->auth == PV_AUTH_DATA)
+        rc = pv_vault_deny_unauthenticated(r->v, r->route->action, r->params[0]);
+    if (rc != 0)
+        return rc;
+    r->call.actor = &r->actor;
+    if (r->route->auth == PV_AUTH_DATA)
+        r->call.purpose = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Purpose");
+    return 0;
+}
+
+static enum MHD_Result
+dispatch(struct pv_server *srv, struct pv_req *r)
+{
+    struct pv_resp resp = {200, NULL, NULL, NULL};
+    int rc;
+
+    if (r->discarded)
+        return send_problem(srv, r, PV_ETOOBIG);
+    rc = parse_body(r);
+    if (rc == 0)
+        rc = authenticate(r);
+    if (rc == 0)
+        rc = r->route->handler(r, &resp);
+    if (rc != 0) {
+        json_decref(resp.body);
+        free(resp.text);
+        if (rc > 0)
+            rc = PV_ESTORE;
+        if (pv_problem_status(rc) >= 500) {
+            char code[16];
+            snprintf(code, sizeof code, "%d", rc);
+            pv_log(PV_LOG_ERROR, "http.error", "route", r->route->pattern, "error",
+                   pv_strerror(rc), "code", code, NULL);
+        }
+        return send_problem(srv, r, rc);
+    }
+    return send_answer(srv, r, &resp);
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    struct pv_server *srv = cls;
+    struct pv_req *r = *con_cls;
+    int rc;
+
+    if (r == NULL) {
+        if ((r = calloc(1, sizeof *r)) == NULL)
+            return MHD_NO;
+        r->v = srv->v;
+        r->conn = conn;
+        r->t0 = pv_mono_ms();
+        *con_cls = r;
+        if ((rc = check_headers(r, method, url)) != 0) {
+            r->early = 1;
+            if (rc == PV_ENOROUTE || rc == PV_EMETHOD)
+                r->route = NULL;
+            return send_problem(srv, r, rc);
+        }
+        pv_buf_init(&r->body, r->route->max_body);
+        return MHD_YES;
+    }
+    if (r->early)
+        return MHD_YES;
+    if (*upload_data_size > 0) {
+        if (r->discarded || pv_buf_append(&r->body, upload_data, *upload_data_size) != 0) {
+            /* Past the limit (a chunked body): drop it, answer 413 at the end. */
+            r->discarded += *upload_data_size;
+            if (r->discarded > DISCARD_MAX)
+                return MHD_NO;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(srv, r);
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct pv_req *r = *con_cls;
+
+    if (r == NULL)
+        return;
+    json_decref(r->json);
+    if (r->body.data)
+        pv_wipe(r->body.data, r->body.len);
+    pv_buf_fini(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* libmicrohttpd's own messages: the format alone, never its arguments. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    size_t n;
+
+    pv_strlcpy(msg, fmt, sizeof msg);
+    n = strcspn(msg, "\n");
+    msg[n] = '\0';
+    pv_log(PV_LOG_WARN, "http.mhd", "message", msg, NULL);
+}
+
+static int
+parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[64];
+    const char *colon;
+    int64_t port;
+    size_t n;
+
+    memset(ss, 0, sizeof *ss);
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (end == NULL || end[1] != ':')
+            return PV_EINVAL;
+        n = (size_t)(end - s - 1);
+        colon = end + 1;
+        if (n >= sizeof host)
+            return PV_EINVAL;
+        memcpy(host, s + 1, n);
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return PV_EINVAL;
+        n = (size_t)(colon - s);
+        if (n >= sizeof host)
+            return PV_EINVAL;
+        memcpy(host, s, n);
+    }
+    host[n] = '\0';
+    if (pv_parse_i64(colon + 1, 0, 65535, &port) != 0)
+        return PV_EINVAL;
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+        *len = sizeof(struct sockaddr_in);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+        *len = sizeof(struct sockaddr_in6);
+        return 0;
+    }
+    return PV_EINVAL;
+}
+
+int
+pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in,
+                struct pv_server **out)
+{
+    struct pv_server_config cfg = *cfg_in;
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    struct pv_server *s;
+    socklen_t sl;
+    unsigned flags;
+
+    pv_server_config_defaults(&cfg);
+    if (parse_listen(cfg.listen, &ss, &sl) != 0)
+        return PV_EINVAL;
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return PV_ENOMEM;
+    s->v = v;
+    s->log_requests = cfg.log_requests;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg.per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        free(s);
+        return PV_EIO;
+    }
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : 0;
+    *out = s;
+    return 0;
+}
+
+unsigned
+pv_server_port(const struct pv_server *s)
+{
+    return s->port;
+}
+
+void
+pv_server_stop(struct pv_server *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}

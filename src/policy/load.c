@@ -1,0 +1,955 @@
+/*
+ * load.c: the policy loader.
+ *
+ * libyaml builds the document tree (every node keeps its line and column);
+ * the walkers below check it against the policy's shape in dependency order
+ * (categories before collections, roles and consents before purposes) and
+ * report every problem as FILE:LINE:COLUMN: what was expected. Nothing of a
+ * partly valid policy escapes: on any error the whole policy is freed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "crypto/crypto.h"
+#include "policy/policy_int.h"
+
+#define MAX_ERRORS 100
+#define MAX_POLICY_BYTES (1024 * 1024)
+
+struct ctx {
+    const char *name; /* file name for messages */
+    yaml_document_t doc;
+    struct pv_buf *errors;
+    int nerrors;
+    struct pv_policy *p;
+    struct pv_arena *a;
+    int oom;
+};
+
+typedef yaml_node_t node_t;
+
+static void err(struct ctx *c, const node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+err(struct ctx *c, const node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
+
+    c->nerrors++;
+    if (c->errors == NULL || c->nerrors > MAX_ERRORS)
+        return;
+    pv_buf_printf(c->errors, "%s:%zu:%zu: ", c->name, line, col);
+    va_start(ap, fmt);
+    pv_buf_vprintf(c->errors, fmt, ap);
+    va_end(ap);
+    pv_buf_puts(c->errors, "\n");
+}
+
+static node_t *
+node(struct ctx *c, int i)
+{
+    return yaml_document_get_node(&c->doc, i);
+}
+
+static const char *
+sval(const node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int
+is_null(const node_t *n)
+{
+    const char *s = sval(n);
+
+    return n == NULL || (s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                         (*s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0));
+}
+
+static int
+want_map(struct ctx *c, const node_t *n, const char *what)
+{
+    if (n && n->type == YAML_MAPPING_NODE)
+        return 1;
+    err(c, n, "expected a mapping for %s", what);
+    return 0;
+}
+
+static int
+want_seq(struct ctx *c, const node_t *n, const char *what)
+{
+    if (n && n->type == YAML_SEQUENCE_NODE)
+        return 1;
+    err(c, n, "expected a list for %s", what);
+    return 0;
+}
+
+static char *
+dup(struct ctx *c, const char *s)
+{
+    char *p = pv_arena_strndup(c->a, s, strlen(s));
+
+    if (p == NULL)
+        c->oom = 1;
+    return p;
+}
+
+static void *
+alloc(struct ctx *c, size_t n)
+{
+    void *p = pv_arena_alloc(c->a, n ? n : 1);
+
+    if (p == NULL)
+        c->oom = 1;
+    return p;
+}
+
+/* Number of pairs of a mapping node. */
+static int
+map_len(const node_t *m)
+{
+    return (int)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+}
+
+static int
+seq_len(const node_t *s)
+{
+    return (int)(s->data.sequence.items.top - s->data.sequence.items.start);
+}
+
+/*
+ * Check that every key of mapping m is a scalar among allowed (NULL-ended;
+ * allowed NULL accepts any key) and appears once.
+ */
+static void
+check_keys(struct ctx *c, const node_t *m, const char *const *allowed, const char *what)
+{
+    yaml_node_pair_t *pr, *q;
+    struct pv_buf list;
+    const char *k;
+    int ok;
+
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key);
+        if ((k = sval(kn)) == NULL) {
+            err(c, kn, "expected a plain key in %s", what);
+            continue;
+        }
+        for (q = m->data.mapping.pairs.start; q < pr; q++)
+            if (sval(node(c, q->key)) && strcmp(sval(node(c, q->key)), k) == 0) {
+                err(c, kn, "duplicate key '%s' in %s", k, what);
+                break;
+            }
+        if (allowed == NULL)
+            continue;
+        ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, k) == 0)
+                ok = 1;
+        if (!ok) {
+            pv_buf_init(&list, 1024);
+            for (const char *const *a = allowed; *a; a++)
+                pv_buf_printf(&list, "%s%s", a == allowed ? "" : ", ", *a);
+            err(c, kn, "unknown key '%s' in %s; expected one of: %s", k, what,
+                list.data ? list.data : "");
+            pv_buf_fini(&list);
+        }
+    }
+}
+
+/* The value node of key in mapping m, or NULL. */
+static node_t *
+get(struct ctx *c, const node_t *m, const char *key)
+{
+    yaml_node_pair_t *pr;
+
+    if (m == NULL || m->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        const char *k = sval(node(c, pr->key));
+        if (k && strcmp(k, key) == 0)
+            return node(c, pr->value);
+    }
+    return NULL;
+}
+
+static node_t *
+need(struct ctx *c, const node_t *m, const char *key, const char *what)
+{
+    node_t *v = get(c, m, key);
+
+    if (v == NULL)
+        err(c, m, "missing required key '%s' in %s", key, what);
+    return v;
+}
+
+static int
+get_bool(struct ctx *c, const node_t *n, const char *what, int *out)
+{
+    const char *s = sval(n);
+
+    if (s && strcmp(s, "true") == 0) {
+        *out = 1;
+        return 1;
+    }
+    if (s && strcmp(s, "false") == 0) {
+        *out = 0;
+        return 1;
+    }
+    err(c, n, "expected true or false for %s", what);
+    return 0;
+}
+
+static int
+get_int(struct ctx *c, const node_t *n, int min, int max, const char *what, int *out)
+{
+    const char *s = sval(n);
+    int64_t v;
+
+    if (s && pv_parse_i64(s, min, max, &v) == 0) {
+        *out = (int)v;
+        return 1;
+    }
+    err(c, n, "expected an integer from %d to %d for %s", min, max, what);
+    return 0;
+}
+
+static const char *
+get_text(struct ctx *c, const node_t *n, const char *what)
+{
+    const char *s = sval(n);
+
+    if (s == NULL || *s == '\0' || is_null(n)) {
+        err(c, n, "expected text for %s", what);
+        return NULL;
+    }
+    return dup(c, s);
+}
+
+/* A name: a lowercase letter then lowercase letters, digits, '_' or '-'. */
+static int
+valid_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= PV_NAME_MAX || s[0] < 'a' || s[0] > 'z')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+static const char *
+get_name(struct ctx *c, const node_t *n, const char *what)
+{
+    const char *s = sval(n);
+
+    if (s == NULL || !valid_name(s)) {
+        err(c, n, "expected a name (a lowercase letter, then lowercase letters, digits, '_' or "
+                  "'-', at most %d) for %s",
+            PV_NAME_MAX - 1, what);
+        return NULL;
+    }
+    return dup(c, s);
+}
+
+/* A fideslang key: user or system, then dot-separated names. */
+static int
+valid_category_key(const char *s)
+{
+    char part[PV_NAME_MAX];
+    const char *dot;
+    size_t n;
+    int first = 1;
+
+    if (strlen(s) > 200)
+        return 0;
+    for (;;) {
+        dot = strchr(s, '.');
+        n = dot ? (size_t)(dot - s) : strlen(s);
+        if (n == 0 || n >= sizeof part)
+            return 0;
+        memcpy(part, s, n);
+        part[n] = '\0';
+        if (!valid_name(part) || strchr(part, '-'))
+            return 0;
+        if (first && strcmp(part, "user") != 0 && strcmp(part, "system") != 0)
+            return 0;
+        first = 0;
+        if (dot == NULL)
+            return 1;
+        s = dot + 1;
+    }
+}
+
+static const char *
+get_category_key(struct ctx *c, const node_t *n, const char *what)
+{
+    const char *s = sval(n);
+
+    if (s == NULL || !valid_category_key(s)) {
+        err(c, n, "expected a fideslang category key such as user.contact.email for %s", what);
+        return NULL;
+    }
+    return dup(c, s);
+}
+
+/* "30d", "13mo", "7y", "account", "forever". */
+static int
+parse_duration(const char *s, struct pv_retention *r)
+{
+    char unit[3] = {0};
+    int64_t n;
+    size_t i = 0, ulen;
+
+    if (strcmp(s, "account") == 0) {
+        r->unit = PV_RET_ACCOUNT;
+        r->n = 0;
+        return 0;
+    }
+    if (strcmp(s, "forever") == 0) {
+        r->unit = PV_RET_FOREVER;
+        r->n = 0;
+        return 0;
+    }
+    while (s[i] >= '0' && s[i] <= '9')
+        i++;
+    ulen = strlen(s + i);
+    if (i == 0 || i > 5 || ulen == 0 || ulen > 2)
+        return PV_EINVAL;
+    memcpy(unit, s + i, ulen);
+    {
+        char num[6];
+        memcpy(num, s, i);
+        num[i] = '\0';
+        if (pv_parse_i64(num, 1, 36500, &n) != 0)
+            return PV_EINVAL;
+    }
+    if (strcmp(unit, "d") == 0)
+        r->unit = PV_RET_DAYS;
+    else if (strcmp(unit, "mo") == 0)
+        r->unit = PV_RET_MONTHS;
+    else if (strcmp(unit, "y") == 0)
+        r->unit = PV_RET_YEARS;
+    else
+        return PV_EINVAL;
+    r->n = (int)n;
+    return 0;
+}
+
+/* A list of strings, each checked by kind: 'n' name, 'c' category key. */
+static const char **
+get_list(struct ctx *c, const node_t *n, const char *what, char kind, int *count)
+{
+    const char **out;
+    int i = 0;
+
+    *count = 0;
+    if (!want_seq(c, n, what))
+        return NULL;
+    out = alloc(c, sizeof *out * (size_t)(seq_len(n) + 1));
+    if (out == NULL)
+        return NULL;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        node_t *v = node(c, *it);
+        const char *s = kind == 'c' ? get_category_key(c, v, what) : get_name(c, v, what);
+        if (s == NULL)
+            continue;
+        for (int j = 0; j < i; j++)
+            if (strcmp(out[j], s) == 0) {
+                err(c, v, "'%s' appears twice in %s", s, what);
+                s = NULL;
+                break;
+            }
+        if (s)
+            out[i++] = s;
+    }
+    *count = i;
+    return out;
+}
+
+/* ---- sections ------------------------------------------------------------ */
+
+static void
+load_organization(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"name", "role", "contact", "complaints", NULL};
+    static const char *const ckeys[] = {"email", "phone", "address", NULL};
+    struct pv_policy *p = c->p;
+    node_t *v, *ct;
+
+    if (!want_map(c, m, "organization"))
+        return;
+    check_keys(c, m, keys, "organization");
+    if ((v = need(c, m, "name", "organization")))
+        p->org.name = get_text(c, v, "organization.name");
+    if ((v = need(c, m, "role", "organization"))) {
+        const char *s = sval(v);
+        if (s && (strcmp(s, "covered_entity") == 0 || strcmp(s, "business_associate") == 0))
+            p->org.role = dup(c, s);
+        else
+            err(c, v, "expected covered_entity or business_associate for organization.role");
+    }
+    if ((ct = get(c, m, "contact")) && want_map(c, ct, "organization.contact")) {
+        check_keys(c, ct, ckeys, "organization.contact");
+        if ((v = get(c, ct, "email")))
+            p->org.email = get_text(c, v, "organization.contact.email");
+        if ((v = get(c, ct, "phone")))
+            p->org.phone = get_text(c, v, "organization.contact.phone");
+        if ((v = get(c, ct, "address")))
+            p->org.address = get_text(c, v, "organization.contact.address");
+    }
+    if ((v = get(c, m, "complaints")))
+        p->org.complaints = get_list(c, v, "organization.complaints", 'n', &p->org.ncomplaints);
+}
+
+static void
+load_categories(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"phi", "retention", "index", "store", NULL};
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+
+    if (!want_map(c, m, "categories"))
+        return;
+    check_keys(c, m, NULL, "categories");
+    p->categories = alloc(c, sizeof *p->categories * (size_t)map_len(m));
+    if (p->categories == NULL)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value), *v;
+        struct pv_category *cat = &p->categories[p->ncategories];
+        const char *key = get_category_key(c, kn, "a category");
+        char what[256];
+
+        if (key == NULL || pv_policy_category(p, key) >= 0)
+            continue;
+        snprintf(what, sizeof what, "category %s", key);
+        if (!want_map(c, vn, what))
+            continue;
+        check_keys(c, vn, keys, what);
+        cat->key = key;
+        if ((v = get(c, vn, "phi")))
+            get_bool(c, v, "phi", &cat->phi);
+        if ((v = get(c, vn, "index")))
+            get_bool(c, v, "index", &cat->index);
+        if ((v = get(c, vn, "store"))) {
+            const char *s = sval(v);
+            if (s && strcmp(s, "full") == 0)
+                cat->store = PV_STORE_FULL;
+            else if (s && strcmp(s, "last4") == 0)
+                cat->store = PV_STORE_LAST4;
+            else
+                err(c, v, "expected full or last4 for store");
+        }
+        if ((v = need(c, vn, "retention", what))) {
+            const char *s = sval(v);
+            if (s == NULL || parse_duration(s, &cat->retention) != 0)
+                err(c, v, "expected a retention such as 30d, 13mo, 7y, account or forever");
+        }
+        p->ncategories++;
+    }
+}
+
+static void
+load_collections(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr, *fp;
+
+    if (!want_map(c, m, "collections"))
+        return;
+    check_keys(c, m, NULL, "collections");
+    p->collections = alloc(c, sizeof *p->collections * (size_t)map_len(m));
+    if (p->collections == NULL)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value);
+        struct pv_collection *col = &p->collections[p->ncollections];
+        const char *name = get_name(c, kn, "a collection");
+        char what[128];
+
+        if (name == NULL || pv_policy_collection(p, name) >= 0)
+            continue;
+        snprintf(what, sizeof what, "collection %s", name);
+        if (!want_map(c, vn, what))
+            continue;
+        check_keys(c, vn, NULL, what);
+        if (map_len(vn) == 0 || map_len(vn) > PV_MAX_FIELDS) {
+            err(c, vn, "expected from 1 to %d fields in %s", PV_MAX_FIELDS, what);
+            continue;
+        }
+        col->name = name;
+        col->fields = alloc(c, sizeof *col->fields * (size_t)map_len(vn));
+        if (col->fields == NULL)
+            return;
+        for (fp = vn->data.mapping.pairs.start; fp < vn->data.mapping.pairs.top; fp++) {
+            node_t *fk = node(c, fp->key), *fv = node(c, fp->value);
+            const char *fname = get_name(c, fk, "a field");
+            const char *ckey = get_category_key(c, fv, "a field's category");
+            int ci;
+
+            if (fname == NULL || ckey == NULL || pv_policy_field(col, fname) >= 0)
+                continue;
+            if ((ci = pv_policy_category(p, ckey)) < 0) {
+                err(c, fv, "category '%s' is not declared under categories", ckey);
+                continue;
+            }
+            col->fields[col->nfields].name = fname;
+            col->fields[col->nfields].category = ci;
+            col->nfields++;
+        }
+        p->ncollections++;
+    }
+}
+
+/* Roles of the list form get the scope and powers their well-known names imply. */
+static const struct pv_role known_roles[] = {
+    {"patient", PV_SCOPE_SELF, 0},
+    {"provider", PV_SCOPE_ASSIGNED, 0},
+    {"staff", PV_SCOPE_ALL, PV_POWER_ASSIGN},
+    {"privacy_officer", PV_SCOPE_ALL, PV_POWER_AUDIT},
+    {"admin", PV_SCOPE_NONE, PV_POWER_USERS},
+};
+
+static void
+load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
+{
+    static const char *const keys[] = {"scope", "powers", NULL};
+    static const char *const scopes[] = {"none", "self", "assigned", "all"};
+    static const char *const powers[] = {"users", "audit", "assign"};
+    char what[128];
+    node_t *v;
+
+    snprintf(what, sizeof what, "role %s", r->name);
+    if (!want_map(c, vn, what))
+        return;
+    check_keys(c, vn, keys, what);
+    if ((v = need(c, vn, "scope", what))) {
+        const char *s = sval(v);
+        size_t i;
+        for (i = 0; s && i < PV_ARRAY_LEN(scopes); i++)
+            if (strcmp(s, scopes[i]) == 0)
+                break;
+        if (s == NULL || i == PV_ARRAY_LEN(scopes))
+            err(c, v, "expected none, self, assigned or all for scope");
+        else
+            r->scope = (enum pv_scope)i;
+    }
+    if ((v = get(c, vn, "powers"))) {
+        int n;
+        const char **list = get_list(c, v, "powers", 'n', &n);
+        for (int i = 0; list && i < n; i++) {
+            size_t j;
+            for (j = 0; j < PV_ARRAY_LEN(powers); j++)
+                if (strcmp(list[i], powers[j]) == 0)
+                    break;
+            if (j == PV_ARRAY_LEN(powers))
+                err(c, node(c, v->data.sequence.items.start[i]),
+                    "expected users, audit or assign for a power");
+            else
+                r->powers |= 1u << j;
+        }
+    }
+}
+
+static void
+load_roles(struct ctx *c, const node_t *n)
+{
+    struct pv_policy *p = c->p;
+    int count;
+
+    if (n->type == YAML_SEQUENCE_NODE) {
+        count = seq_len(n);
+    } else if (n->type == YAML_MAPPING_NODE) {
+        check_keys(c, n, NULL, "roles");
+        count = map_len(n);
+    } else {
+        err(c, n, "expected a list or a mapping for roles");
+        return;
+    }
+    if (count == 0 || count > PV_MAX_ROLES) {
+        err(c, n, "expected from 1 to %d roles", PV_MAX_ROLES);
+        return;
+    }
+    if ((p->roles = alloc(c, sizeof *p->roles * (size_t)count)) == NULL)
+        return;
+    for (int i = 0; i < count; i++) {
+        node_t *kn, *vn = NULL;
+        struct pv_role *r = &p->roles[p->nroles];
+        const char *name;
+        size_t k;
+
+        if (n->type == YAML_SEQUENCE_NODE) {
+            kn = node(c, n->data.sequence.items.start[i]);
+        } else {
+            kn = node(c, n->data.mapping.pairs.start[i].key);
+            vn = node(c, n->data.mapping.pairs.start[i].value);
+        }
+        if ((name = get_name(c, kn, "a role")) == NULL)
+            continue;
+        if (pv_policy_role(p, name) >= 0) {
+            err(c, kn, "role '%s' is declared twice", name);
+            continue;
+        }
+        r->name = name;
+        if (vn) {
+            load_role_map(c, r, vn);
+        } else {
+            for (k = 0; k < PV_ARRAY_LEN(known_roles); k++)
+                if (strcmp(known_roles[k].name, name) == 0)
+                    break;
+            if (k == PV_ARRAY_LEN(known_roles)) {
+                err(c, kn,
+                    "role '%s' has no well-known scope; write roles as a mapping such as "
+                    "{%s: {scope: assigned}}",
+                    name, name);
+                continue;
+            }
+            r->scope = known_roles[k].scope;
+            r->powers = known_roles[k].powers;
+        }
+        p->nroles++;
+    }
+}
+
+static void
+load_consents(struct ctx *c, const node_t *n)
+{
+    c->p->consents = get_list(c, n, "consents", 'n', &c->p->nconsents);
+    if (c->p->nconsents > PV_MAX_CONSENTS)
+        err(c, n, "expected at most %d consent kinds", PV_MAX_CONSENTS);
+}
+
+static void
+load_purposes(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"description", "tpo", "roles", "categories", "requires",
+                                       NULL};
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+
+    if (!want_map(c, m, "purposes"))
+        return;
+    check_keys(c, m, NULL, "purposes");
+    if ((p->purposes = alloc(c, sizeof *p->purposes * (size_t)map_len(m))) == NULL)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value), *v;
+        struct pv_purpose *u = &p->purposes[p->npurposes];
+        const char *key = get_name(c, kn, "a purpose");
+        char what[128];
+        int n;
+
+        if (key == NULL || pv_policy_purpose(p, key) >= 0)
+            continue;
+        snprintf(what, sizeof what, "purpose %s", key);
+        if (!want_map(c, vn, what))
+            continue;
+        check_keys(c, vn, keys, what);
+        u->key = key;
+        if ((v = get(c, vn, "description")))
+            u->description = get_text(c, v, "description");
+        if ((v = get(c, vn, "tpo")))
+            get_bool(c, v, "tpo", &u->tpo);
+        if ((v = need(c, vn, "roles", what))) {
+            const char **roles = get_list(c, v, "roles", 'n', &n);
+            for (int i = 0; roles && i < n; i++) {
+                int ri = pv_policy_role(p, roles[i]);
+                if (ri < 0)
+                    err(c, node(c, v->data.sequence.items.start[i]),
+                        "role '%s' is not declared under roles", roles[i]);
+                else
+                    u->roles |= 1u << ri;
+            }
+        }
+        if ((v = need(c, vn, "categories", what))) {
+            u->categories = get_list(c, v, "categories", 'c', &u->ncategories);
+            for (int i = 0; u->categories && i < u->ncategories; i++) {
+                int covered = 0;
+                for (int j = 0; j < p->ncategories; j++)
+                    covered |= pv_category_covers(u->categories[i], p->categories[j].key);
+                if (!covered)
+                    err(c, node(c, v->data.sequence.items.start[i]),
+                        "category '%s' covers no category declared under categories",
+                        u->categories[i]);
+            }
+        }
+        if ((v = get(c, vn, "requires"))) {
+            const char **req = get_list(c, v, "requires", 'n', &n);
+            for (int i = 0; req && i < n; i++) {
+                int ki = pv_policy_consent(p, req[i]);
+                if (ki < 0)
+                    err(c, node(c, v->data.sequence.items.start[i]),
+                        "consent '%s' is not declared under consents", req[i]);
+                else
+                    u->requires |= UINT64_C(1) << ki;
+            }
+        }
+        p->npurposes++;
+    }
+}
+
+static void
+load_recipients(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"kind", "baa", "categories", NULL};
+    static const char *const kinds[] = {"provider",         "service_provider", "affiliate",
+                                        "business_partner", "legal",            "buyer"};
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+
+    if (!want_map(c, m, "recipients"))
+        return;
+    check_keys(c, m, NULL, "recipients");
+    if ((p->recipients = alloc(c, sizeof *p->recipients * (size_t)map_len(m))) == NULL)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value), *v;
+        struct pv_recipient *r = &p->recipients[p->nrecipients];
+        const char *key = get_name(c, kn, "a recipient");
+        char what[128];
+
+        if (key == NULL)
+            continue;
+        snprintf(what, sizeof what, "recipient %s", key);
+        if (!want_map(c, vn, what))
+            continue;
+        check_keys(c, vn, keys, what);
+        r->key = key;
+        if ((v = need(c, vn, "kind", what))) {
+            const char *s = sval(v);
+            size_t i;
+            for (i = 0; s && i < PV_ARRAY_LEN(kinds); i++)
+                if (strcmp(s, kinds[i]) == 0)
+                    break;
+            if (s == NULL || i == PV_ARRAY_LEN(kinds))
+                err(c, v,
+                    "expected provider, service_provider, affiliate, business_partner, legal "
+                    "or buyer for kind");
+            else
+                r->kind = kinds[i];
+        }
+        if ((v = get(c, vn, "baa")))
+            get_bool(c, v, "baa", &r->baa);
+        if ((v = need(c, vn, "categories", what)))
+            r->categories = get_list(c, v, "categories", 'c', &r->ncategories);
+        p->nrecipients++;
+    }
+}
+
+static void
+load_rights(struct ctx *c, const node_t *m)
+{
+    static const char *const rights[] = {"access",    "amend",       "delete",   "restrict",
+                                         "portability", "object",    "withdraw", "know",
+                                         "accounting", "complaint", NULL};
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+
+    if (!want_map(c, m, "rights"))
+        return;
+    check_keys(c, m, rights, "rights");
+    if ((p->rights = alloc(c, sizeof *p->rights * (size_t)map_len(m))) == NULL)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value);
+        const char *s = sval(vn);
+        struct pv_retention d;
+        int64_t days;
+
+        if (sval(kn) == NULL)
+            continue;
+        if (s && pv_parse_i64(s, 1, 3650, &days) == 0) {
+            /* a bare number of days */
+        } else if (s && parse_duration(s, &d) == 0 && d.unit == PV_RET_DAYS) {
+            days = d.n;
+        } else {
+            err(c, vn, "expected a deadline in days such as 15d for right %s", sval(kn));
+            continue;
+        }
+        p->rights[p->nrights].name = dup(c, sval(kn));
+        p->rights[p->nrights].days = (int)days;
+        p->nrights++;
+    }
+}
+
+static void
+load_communications(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"sms", NULL};
+    static const char *const skeys[] = {"program", "help", NULL};
+    node_t *sms, *v;
+
+    if (!want_map(c, m, "communications"))
+        return;
+    check_keys(c, m, keys, "communications");
+    if ((sms = get(c, m, "sms")) && want_map(c, sms, "communications.sms")) {
+        check_keys(c, sms, skeys, "communications.sms");
+        if ((v = need(c, sms, "program", "communications.sms")))
+            c->p->sms.program = get_text(c, v, "communications.sms.program");
+        if ((v = need(c, sms, "help", "communications.sms")))
+            c->p->sms.help = get_text(c, v, "communications.sms.help");
+    }
+}
+
+static void
+load_root(struct ctx *c, node_t *root)
+{
+    static const char *const keys[] = {
+        "phivault",  "organization", "effective",  "minimum_age", "categories", "collections",
+        "roles",     "purposes",     "consents",   "recipients",  "rights",     "communications",
+        NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+    int y, mo, d;
+
+    if (root == NULL || root->type != YAML_MAPPING_NODE) {
+        err(c, root, "expected a mapping at the top of the policy");
+        return;
+    }
+    check_keys(c, root, keys, "the policy");
+    if ((v = need(c, root, "phivault", "the policy"))) {
+        if (sval(v) && strcmp(sval(v), "1") == 0)
+            p->format = 1;
+        else
+            err(c, v, "expected 1 for phivault (the policy format version)");
+    }
+    if ((v = need(c, root, "organization", "the policy")))
+        load_organization(c, v);
+    if ((v = need(c, root, "effective", "the policy"))) {
+        const char *s = sval(v);
+        if (s == NULL || pv_date_parse(s, &y, &mo, &d) != 0)
+            err(c, v, "expected a date YYYY-MM-DD for effective");
+        else
+            pv_strlcpy(p->effective, s, sizeof p->effective);
+    }
+    if ((v = need(c, root, "minimum_age", "the policy")))
+        get_int(c, v, 0, 120, "minimum_age", &p->minimum_age);
+    if ((v = need(c, root, "categories", "the policy")))
+        load_categories(c, v);
+    if ((v = need(c, root, "collections", "the policy"))) {
+        load_collections(c, v);
+        if (c->nerrors == 0 && pv_policy_collection(p, "profile") < 0)
+            err(c, v, "missing required collection 'profile' in collections");
+    }
+    if ((v = need(c, root, "roles", "the policy")))
+        load_roles(c, v);
+    if ((v = get(c, root, "consents")))
+        load_consents(c, v);
+    if ((v = need(c, root, "purposes", "the policy")))
+        load_purposes(c, v);
+    if ((v = get(c, root, "recipients")))
+        load_recipients(c, v);
+    if ((v = get(c, root, "rights")))
+        load_rights(c, v);
+    if ((v = get(c, root, "communications")))
+        load_communications(c, v);
+}
+
+int
+pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy **out,
+                struct pv_buf *errors)
+{
+    unsigned char h[PV_HASH_BYTES];
+    yaml_parser_t parser;
+    struct ctx c;
+    int rc = 0;
+
+    memset(&c, 0, sizeof c);
+    c.name = name;
+    c.errors = errors;
+    if (len > MAX_POLICY_BYTES) {
+        err(&c, NULL, "expected a policy of at most %d bytes", MAX_POLICY_BYTES);
+        return PV_EPOLICY;
+    }
+    if ((c.a = pv_arena_new()) == NULL)
+        return PV_ENOMEM;
+    c.p = pv_arena_alloc(c.a, sizeof *c.p);
+    if (c.p == NULL) {
+        pv_arena_free(c.a);
+        return PV_ENOMEM;
+    }
+    c.p->arena = c.a;
+    c.p->source = pv_arena_strndup(c.a, text, len);
+    c.p->source_len = len;
+    if (c.p->source == NULL || !yaml_parser_initialize(&parser)) {
+        pv_arena_free(c.a);
+        return PV_ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &c.doc)) {
+        c.nerrors++;
+        if (errors)
+            pv_buf_printf(errors, "%s:%zu:%zu: invalid YAML: %s%s%s\n", name,
+                          parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                          parser.problem ? parser.problem : "syntax error",
+                          parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        pv_arena_free(c.a);
+        return PV_EPOLICY;
+    }
+    load_root(&c, yaml_document_get_root_node(&c.doc));
+    yaml_document_delete(&c.doc);
+    yaml_parser_delete(&parser);
+    if (c.oom)
+        rc = PV_ENOMEM;
+    else if (c.nerrors)
+        rc = PV_EPOLICY;
+    if (rc != 0) {
+        pv_arena_free(c.a);
+        return rc;
+    }
+    pv_hash(text, len, h);
+    pv_hex(h, PV_POLICY_VERSION_LEN / 2, c.p->version);
+    *out = c.p;
+    return 0;
+}
+
+int
+pv_policy_load(const char *path, struct pv_policy **out, struct pv_buf *errors)
+{
+    struct pv_buf text;
+    char chunk[8192];
+    size_t n;
+    FILE *f;
+    int rc = 0;
+
+    if ((f = fopen(path, "rb")) == NULL) {
+        if (errors)
+            pv_buf_printf(errors, "%s:1:1: cannot open the policy file (%s)\n", path,
+                          strerror(errno));
+        return PV_EIO;
+    }
+    pv_buf_init(&text, MAX_POLICY_BYTES);
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = pv_buf_append(&text, chunk, n);
+    if (rc == 0 && ferror(f))
+        rc = PV_EIO;
+    fclose(f);
+    if (rc == PV_ETOOBIG && errors)
+        pv_buf_printf(errors, "%s:1:1: expected a policy of at most %d bytes\n", path,
+                      MAX_POLICY_BYTES);
+    if (rc == 0)
+        rc = pv_policy_parse(path, text.data ? text.data : "", text.len, out, errors);
+    else if (rc == PV_ETOOBIG)
+        rc = PV_EPOLICY;
+    pv_buf_fini(&text);
+    return rc;
+}
+
+void
+pv_policy_free(struct pv_policy *p)
+{
+    if (p)
+        pv_arena_free(p->arena);
+}

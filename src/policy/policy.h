@@ -1,0 +1,221 @@
+/*
+ * policy: the machine-readable privacy policy, its loader and the decision
+ * function.
+ *
+ * A policy is loaded once from YAML (libyaml), validated completely (every
+ * problem is reported as FILE:LINE:COLUMN: what was expected) and is then
+ * immutable: all threads share it read-only. Its version is the hash of the
+ * file's bytes, so any edit is a new version.
+ *
+ * pv_policy_decide() is pure: the policy and the facts of one request in, a
+ * decision out (permit or deny, a stable reason, and the fields of the
+ * collection the purpose may see). It reads nothing else and has no effect;
+ * the vault gathers the facts and writes the audit entry.
+ *
+ * Category keys follow fideslang (user.contact.email, user.health.condition).
+ * A purpose naming a key covers every key below it: user.health covers
+ * user.health.condition, and user covers everything.
+ */
+#ifndef PV_POLICY_H
+#define PV_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define PV_POLICY_VERSION_LEN 32 /* hex digits of the content hash */
+#define PV_MAX_FIELDS 64         /* per collection: fields fit a uint64_t mask */
+#define PV_MAX_ROLES 32          /* roles fit a uint32_t mask */
+#define PV_MAX_CONSENTS 64       /* consent kinds fit a uint64_t mask */
+#define PV_NAME_MAX 64           /* longest collection, field, role or purpose name */
+
+/* Which subjects a role may act on at all (purposes then narrow the data). */
+enum pv_scope {
+    PV_SCOPE_NONE,     /* no subject data (an administrator) */
+    PV_SCOPE_SELF,     /* the subject the user account belongs to */
+    PV_SCOPE_ASSIGNED, /* subjects assigned to the user (a provider) */
+    PV_SCOPE_ALL,      /* every subject (staff) */
+};
+
+/* Powers beyond data access. */
+enum pv_power {
+    PV_POWER_USERS = 1u << 0,  /* create and list user accounts */
+    PV_POWER_AUDIT = 1u << 1,  /* search the audit log */
+    PV_POWER_ASSIGN = 1u << 2, /* assign providers to subjects */
+};
+
+struct pv_role {
+    const char *name;
+    enum pv_scope scope;
+    unsigned powers; /* enum pv_power bits */
+};
+
+/* How long data of a category is kept. */
+enum pv_ret_unit {
+    PV_RET_ACCOUNT, /* while the account is open */
+    PV_RET_FOREVER, /* no end (aggregate or legal records) */
+    PV_RET_DAYS,
+    PV_RET_MONTHS,
+    PV_RET_YEARS,
+};
+
+struct pv_retention {
+    enum pv_ret_unit unit;
+    int n; /* count of unit; 0 for ACCOUNT and FOREVER */
+};
+
+/* How a category's values are stored. */
+enum pv_store_mode {
+    PV_STORE_FULL,  /* the whole value, sealed */
+    PV_STORE_LAST4, /* only the last four digits (payment cards) */
+};
+
+struct pv_category {
+    const char *key;   /* fideslang key */
+    int phi;           /* protected health information */
+    int index;         /* exact-match blind index for look-ups */
+    enum pv_store_mode store;
+    struct pv_retention retention;
+};
+
+struct pv_field {
+    const char *name;
+    int category; /* index into pv_policy.categories */
+};
+
+struct pv_collection {
+    const char *name;
+    struct pv_field *fields;
+    int nfields;
+};
+
+struct pv_purpose {
+    const char *key;
+    const char *description; /* may be NULL */
+    int tpo;                 /* treatment, payment or health-care operations */
+    uint32_t roles;          /* bit i: role i may use this purpose */
+    const char **categories; /* category prefixes this purpose may touch */
+    int ncategories;
+    uint64_t requires; /* bit i: consent kind i must be held */
+};
+
+struct pv_recipient {
+    const char *key;
+    const char *kind; /* provider, service_provider, affiliate, business_partner, legal, buyer */
+    int baa;          /* a business associate agreement is signed */
+    const char **categories;
+    int ncategories;
+};
+
+struct pv_right {
+    const char *name; /* access, amend, delete, ... */
+    int days;         /* deadline */
+};
+
+struct pv_policy {
+    int format;
+    char version[PV_POLICY_VERSION_LEN + 1];
+    char effective[11]; /* YYYY-MM-DD */
+    struct {
+        const char *name;
+        const char *role; /* covered_entity or business_associate */
+        const char *email, *phone, *address;
+        const char **complaints;
+        int ncomplaints;
+    } org;
+    int minimum_age;
+    struct pv_category *categories;
+    int ncategories;
+    struct pv_collection *collections;
+    int ncollections;
+    struct pv_role *roles;
+    int nroles;
+    struct pv_purpose *purposes;
+    int npurposes;
+    const char **consents; /* consent kinds */
+    int nconsents;
+    struct pv_recipient *recipients;
+    int nrecipients;
+    struct pv_right *rights;
+    int nrights;
+    struct {
+        const char *program;
+        const char *help;
+    } sms;
+    char *source; /* the file's bytes, NUL-terminated */
+    size_t source_len;
+    struct pv_arena *arena; /* owns every string and array above */
+};
+
+/*
+ * Load and validate the policy at path. On failure returns PV_EPOLICY (or
+ * PV_EIO / PV_ENOMEM) and appends one line per problem to errors, each
+ * "PATH:LINE:COLUMN: message\n"; errors may be NULL.
+ */
+int pv_policy_load(const char *path, struct pv_policy **out, struct pv_buf *errors);
+/* The same from bytes in memory; name stands in for the path in messages. */
+int pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy **out,
+                    struct pv_buf *errors);
+void pv_policy_free(struct pv_policy *p);
+
+/* Look-ups by name; -1 when there is none. */
+int pv_policy_role(const struct pv_policy *p, const char *name);
+int pv_policy_purpose(const struct pv_policy *p, const char *key);
+int pv_policy_collection(const struct pv_policy *p, const char *name);
+int pv_policy_category(const struct pv_policy *p, const char *key);
+int pv_policy_consent(const struct pv_policy *p, const char *kind);
+int pv_policy_field(const struct pv_collection *c, const char *name);
+/* Whether category prefix covers key (equal, or key lies below it). */
+int pv_category_covers(const char *prefix, const char *key);
+/* Whether purpose may touch category key. */
+int pv_purpose_covers(const struct pv_purpose *u, const char *key);
+
+/* ---- decisions ---------------------------------------------------------- */
+
+enum pv_action {
+    PV_ACT_READ,   /* one record or a subject's profile */
+    PV_ACT_LIST,   /* records of a collection */
+    PV_ACT_CREATE, /* a new record */
+    PV_ACT_UPDATE, /* change fields of a record */
+    PV_ACT_DELETE, /* remove a record */
+    PV_ACT_ENROLL, /* a new subject with their profile */
+    PV_ACT_LOOKUP, /* find subjects by an indexed profile field */
+    PV_ACT_ASSIGN, /* assign a provider to a subject */
+    PV_ACT_COUNT_
+};
+
+/* The names used in audit entries: "read", "list", ... */
+const char *pv_action_name(enum pv_action a);
+
+/* Everything the decision depends on, gathered by the vault. */
+struct pv_facts {
+    int role;               /* the actor's role index; -1: not authenticated */
+    const char *purpose;    /* the purpose asked for; NULL or "" if none */
+    enum pv_action action;
+    int collection;         /* collection index, -1 for actions on none */
+    uint64_t fields;        /* fields written (create, update, enroll) or looked up */
+    const char *undeclared; /* a field name the collection does not declare */
+    int self;               /* the actor acts for this very subject */
+    int assigned;           /* the actor is assigned to this subject */
+    int has_subject;        /* enroll: the actor already has a subject of their own */
+    uint64_t consents;      /* bit i: consent kind i is held by the subject */
+    const char *policy_version; /* enroll: the version the person accepted */
+    int age;                    /* enroll: the person's age in whole years */
+};
+
+struct pv_decision {
+    int permit;
+    int err;            /* 0 on permit; else the enum pv_err the denial maps to */
+    const char *reason; /* a stable code: "permit", "not-assigned", ... */
+    int purpose;        /* purpose index, -1 if none matched */
+    uint64_t fields;    /* read: fields to return; write: fields the purpose covers */
+};
+
+void pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_decision *d);
+
+/* Mask of the fields of collection c that purpose u covers. */
+uint64_t pv_purpose_fields(const struct pv_policy *p, const struct pv_purpose *u,
+                           const struct pv_collection *c);
+
+#endif

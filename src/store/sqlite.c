@@ -1,0 +1,436 @@
+/*
+ * sqlite.c: the embedded SQLite backend.
+ *
+ * Files in the data directory:
+ *   phivault.db  subjects, records, users, sessions, the audit log ...
+ *   keys.db      the wrapped data keys, attached to every connection as
+ *                "keys". They live apart so that a backup of phivault.db
+ *                carries no keys: destroying a subject's key in keys.db
+ *                leaves their data unreadable in every backup too.
+ *
+ * WAL journal; synchronous=FULL (a commit is on disk when it returns);
+ * secure_delete so freed pages are zeroed. Writes use BEGIN IMMEDIATE.
+ * Readers are query_only. Every connection keeps its prepared statements in
+ * a table indexed by the statement's slot.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+struct sq_store;
+
+struct sq_stmt {
+    struct pv_stmt base;
+    sqlite3_stmt *st;
+};
+
+struct sq_conn {
+    struct pv_conn base;
+    struct sq_store *store;
+    sqlite3 *db;
+    int writer;
+    struct sq_stmt stmts[PV_SQL_SLOTS];
+    struct sq_conn *next, *prev; /* the store's list of open connections */
+};
+
+struct sq_store {
+    struct pv_store base;
+    char db_path[4096];
+    char keys_path[4096];
+    pthread_key_t tls; /* this thread's reader connection */
+    pthread_mutex_t mu;
+    struct sq_conn *conns;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS policies(version TEXT PRIMARY KEY, effective TEXT NOT NULL,"
+    " loaded_at INTEGER NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS subjects(id TEXT PRIMARY KEY, status TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, policy_version TEXT NOT NULL,"
+    " accepted_at INTEGER NOT NULL, accepted_source TEXT NOT NULL, birth_date BLOB)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS blind_index(idx TEXT NOT NULL, digest BLOB NOT NULL,"
+    " subject_id TEXT NOT NULL, PRIMARY KEY(idx, digest, subject_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS assignments(subject_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY(subject_id, user_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS records(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " collection TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " categories TEXT NOT NULL, body BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS records_by_subject ON records(subject_id, collection, created,"
+    " id);"
+    "CREATE TABLE IF NOT EXISTS users(id TEXT PRIMARY KEY, name_index BLOB NOT NULL UNIQUE,"
+    " name_sealed BLOB NOT NULL, role TEXT NOT NULL, subject_id TEXT, pw_hash TEXT NOT NULL,"
+    " created INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS users_by_subject ON users(subject_id);"
+    "CREATE TABLE IF NOT EXISTS sessions(token_hash BLOB PRIMARY KEY, id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " actor TEXT NOT NULL, role TEXT NOT NULL, credential TEXT NOT NULL, action TEXT NOT NULL,"
+    " subject TEXT NOT NULL, collection TEXT NOT NULL, record TEXT NOT NULL,"
+    " categories TEXT NOT NULL, purpose TEXT NOT NULL, recipient TEXT NOT NULL,"
+    " decision TEXT NOT NULL, reason TEXT NOT NULL, hash BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_by_subject ON audit(subject, seq);"
+    "CREATE INDEX IF NOT EXISTS audit_by_actor ON audit(actor, seq);"
+    "CREATE TABLE IF NOT EXISTS audit_checkpoints(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " hash BLOB NOT NULL, sig BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL, ts INTEGER NOT NULL, hash BLOB NOT NULL, sig BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keys.subject_keys(subject_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL, master_version INTEGER NOT NULL, wrapped BLOB NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY(subject_id, version)) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES('schema', '1') ON CONFLICT(key) DO NOTHING;";
+
+static const struct pv_store_ops *ops(void);
+
+/* Map an SQLite result code to pv_err, logging the code (never data). */
+static int
+map_rc(sqlite3 *db, int rc, const char *what)
+{
+    char code[16];
+
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_ROW:
+        return PV_ROW;
+    case SQLITE_CONSTRAINT:
+        return PV_EEXIST;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return PV_EBUSY;
+    case SQLITE_NOMEM:
+        return PV_ENOMEM;
+    default:
+        snprintf(code, sizeof code, "%d", sqlite3_extended_errcode(db));
+        pv_log(PV_LOG_ERROR, "store.sqlite", "op", what, "code", code, "error",
+               sqlite3_errstr(rc), NULL);
+        return PV_ESTORE;
+    }
+}
+
+static int
+exec(struct pv_conn *c, const char *sql)
+{
+    struct sq_conn *q = (struct sq_conn *)c;
+
+    return map_rc(q->db, sqlite3_exec(q->db, sql, NULL, NULL, NULL), "exec");
+}
+
+static void
+conn_close(struct pv_conn *c)
+{
+    struct sq_conn *q = (struct sq_conn *)c;
+    struct sq_store *s;
+
+    if (q == NULL)
+        return;
+    s = q->store;
+    pthread_mutex_lock(&s->mu);
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        s->conns = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < PV_SQL_SLOTS; i++)
+        sqlite3_finalize(q->stmts[i].st);
+    sqlite3_close_v2(q->db);
+    free(q);
+}
+
+static int
+conn_setup(struct sq_conn *q)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    sqlite3_busy_timeout(q->db, 10000);
+    rc = sqlite3_prepare_v2(q->db, "ATTACH DATABASE ?1 AS keys", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, q->store->keys_path, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return map_rc(q->db, rc, "attach");
+    if (q->writer)
+        return exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
+                              "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
+                              "PRAGMA foreign_keys=OFF;");
+    return exec(&q->base, "PRAGMA query_only=1; PRAGMA mmap_size=268435456;");
+}
+
+static int
+conn_open(struct pv_store *store, int writer, struct pv_conn **out)
+{
+    struct sq_store *s = (struct sq_store *)store;
+    struct sq_conn *q = calloc(1, sizeof *q);
+    int rc;
+
+    if (q == NULL)
+        return PV_ENOMEM;
+    q->base.ops = ops();
+    q->store = s;
+    q->writer = writer;
+    for (int i = 0; i < PV_SQL_SLOTS; i++)
+        q->stmts[i].base.ops = ops();
+    rc = sqlite3_open_v2(s->db_path, &q->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = map_rc(q->db, rc, "open");
+        sqlite3_close_v2(q->db);
+        free(q);
+        return rc ? rc : PV_ESTORE;
+    }
+    pthread_mutex_lock(&s->mu);
+    q->next = s->conns;
+    if (s->conns)
+        s->conns->prev = q;
+    s->conns = q;
+    pthread_mutex_unlock(&s->mu);
+    if ((rc = conn_setup(q)) != 0) {
+        conn_close(&q->base);
+        return rc;
+    }
+    *out = &q->base;
+    return 0;
+}
+
+static void
+tls_destroy(void *p)
+{
+    conn_close(p);
+}
+
+static void
+store_close(struct pv_store *store)
+{
+    struct sq_store *s = (struct sq_store *)store;
+
+    if (s == NULL)
+        return;
+    pthread_key_delete(s->tls);
+    while (s->conns)
+        conn_close(&s->conns->base);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static int
+store_open(const char *dir, struct pv_store **out)
+{
+    struct sq_store *s = calloc(1, sizeof *s);
+    struct pv_conn *w = NULL;
+    int rc;
+
+    if (s == NULL)
+        return PV_ENOMEM;
+    s->base.ops = ops();
+    if ((size_t)snprintf(s->db_path, sizeof s->db_path, "%s/phivault.db", dir) >=
+            sizeof s->db_path ||
+        (size_t)snprintf(s->keys_path, sizeof s->keys_path, "%s/keys.db", dir) >=
+            sizeof s->keys_path) {
+        free(s);
+        return PV_EINVAL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    if (pthread_key_create(&s->tls, tls_destroy) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return PV_ENOMEM;
+    }
+    rc = conn_open(&s->base, 1, &w);
+    if (rc == 0)
+        rc = exec(w, "PRAGMA journal_mode=WAL; PRAGMA keys.journal_mode=WAL;");
+    if (rc == 0)
+        rc = exec(w, schema);
+    conn_close(w);
+    if (rc != 0) {
+        store_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+int
+pv_store_reader(struct pv_store *store, struct pv_conn **out)
+{
+    struct sq_store *s = (struct sq_store *)store;
+    struct pv_conn *c = pthread_getspecific(s->tls);
+    int rc;
+
+    if (c == NULL) {
+        if ((rc = conn_open(store, 0, &c)) != 0)
+            return rc;
+        if (pthread_setspecific(s->tls, c) != 0) {
+            conn_close(c);
+            return PV_ENOMEM;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+static int
+begin(struct pv_conn *c)
+{
+    return exec(c, "BEGIN IMMEDIATE");
+}
+
+static int
+commit(struct pv_conn *c)
+{
+    return exec(c, "COMMIT");
+}
+
+static int
+rollback(struct pv_conn *c)
+{
+    struct sq_conn *q = (struct sq_conn *)c;
+
+    if (sqlite3_get_autocommit(q->db))
+        return 0; /* SQLite already rolled back (e.g. after an I/O error) */
+    return exec(c, "ROLLBACK");
+}
+
+static int
+prepare(struct pv_conn *c, struct pv_sql *sql, struct pv_stmt **out)
+{
+    struct sq_conn *q = (struct sq_conn *)c;
+    int slot = pv_sql_slot(sql), rc;
+
+    if (slot < 0)
+        return PV_ENOMEM;
+    if (q->stmts[slot].st == NULL) {
+        rc = sqlite3_prepare_v3(q->db, sql->text, -1, SQLITE_PREPARE_PERSISTENT,
+                                &q->stmts[slot].st, NULL);
+        if (rc != SQLITE_OK)
+            return map_rc(q->db, rc, "prepare");
+    }
+    *out = &q->stmts[slot].base;
+    return 0;
+}
+
+#define ST(s) (((struct sq_stmt *)(s))->st)
+
+static int
+bind_int(struct pv_stmt *st, int i, int64_t v)
+{
+    return sqlite3_bind_int64(ST(st), i, v) == SQLITE_OK ? 0 : PV_ESTORE;
+}
+
+static int
+bind_text(struct pv_stmt *st, int i, const char *v)
+{
+    int rc = v ? sqlite3_bind_text(ST(st), i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(ST(st), i);
+
+    return rc == SQLITE_OK ? 0 : PV_ESTORE;
+}
+
+static int
+bind_blob(struct pv_stmt *st, int i, const void *p, size_t n)
+{
+    return sqlite3_bind_blob64(ST(st), i, n ? p : "", n, SQLITE_TRANSIENT) == SQLITE_OK
+               ? 0
+               : PV_ESTORE;
+}
+
+static int
+step(struct pv_stmt *st)
+{
+    int rc = sqlite3_step(ST(st));
+
+    return map_rc(sqlite3_db_handle(ST(st)), rc, "step");
+}
+
+static int64_t
+col_int(struct pv_stmt *st, int i)
+{
+    return sqlite3_column_int64(ST(st), i);
+}
+
+static const char *
+col_text(struct pv_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(ST(st), i);
+
+    return t ? (const char *)t : "";
+}
+
+static const void *
+col_blob(struct pv_stmt *st, int i, size_t *n)
+{
+    const void *p = sqlite3_column_blob(ST(st), i);
+
+    *n = (size_t)sqlite3_column_bytes(ST(st), i);
+    return p;
+}
+
+static int
+col_is_null(struct pv_stmt *st, int i)
+{
+    return sqlite3_column_type(ST(st), i) == SQLITE_NULL;
+}
+
+static void
+reset(struct pv_stmt *st)
+{
+    sqlite3_reset(ST(st));
+    sqlite3_clear_bindings(ST(st));
+}
+
+static int64_t
+changes(struct pv_conn *c)
+{
+    return sqlite3_changes64(((struct sq_conn *)c)->db);
+}
+
+static int
+checkpoint(struct pv_conn *c)
+{
+    struct sq_conn *q = (struct sq_conn *)c;
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_wal_checkpoint_v2(q->db, "keys", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return map_rc(q->db, rc, "checkpoint");
+}
+
+const struct pv_store_ops pv_store_sqlite = {
+    .name = "sqlite",
+    .open = store_open,
+    .close = store_close,
+    .conn_open = conn_open,
+    .conn_close = conn_close,
+    .exec = exec,
+    .begin = begin,
+    .commit = commit,
+    .rollback = rollback,
+    .prepare = prepare,
+    .bind_int = bind_int,
+    .bind_text = bind_text,
+    .bind_blob = bind_blob,
+    .step = step,
+    .col_int = col_int,
+    .col_text = col_text,
+    .col_blob = col_blob,
+    .col_is_null = col_is_null,
+    .reset = reset,
+    .changes = changes,
+    .checkpoint = checkpoint,
+};
+
+static const struct pv_store_ops *
+ops(void)
+{
+    return &pv_store_sqlite;
+}
