@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/base.h"
+
 #define PV_KEY_BYTES 32
 #define PV_HASH_BYTES 32
 #define PV_WRAPPED_BYTES (24 + PV_KEY_BYTES + 16) /* nonce, key, tag */
