@@ -41,6 +41,8 @@ pv_cmd_init(int argc, char **argv)
         return 2;
     }
     env = getenv("PHIVAULT_ADMIN_PASSWORD");
+    if (env && *env == '\0')
+        env = NULL; /* set but empty: generate one */
     if (env == NULL) {
         randombytes_buf(r, sizeof r);
         sodium_bin2base64(generated, sizeof generated, r, sizeof r,

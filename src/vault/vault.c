@@ -213,7 +213,8 @@ pv_index_normalize(const char *category, const char *value, char *out, size_t ca
     for (; s < e; s++) {
         char ch = *s;
         if (phone) {
-            if (!((ch >= '0' && ch <= '9') || (ch == '+' && n == 0)))
+            /* Digits alone: "+1 (555) 010-2" and "15550102" are one number. */
+            if (ch < '0' || ch > '9')
                 continue;
         } else if (ch >= 'A' && ch <= 'Z') {
             ch = (char)(ch - 'A' + 'a');

@@ -1,0 +1,27 @@
+# phivault: `make run` builds and serves the bundled example policy on 127.0.0.1:8700;
+# `make test` builds and runs every test. Both install missing Debian packages first.
+BUILD   ?= build
+DATA    ?= var/data
+LISTEN  ?= 127.0.0.1:8700
+POLICY  ?= policies/example.yaml
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build run test clean
+
+all: build
+
+deps:
+	@scripts/deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@scripts/run $(BUILD)/phivault $(DATA) $(LISTEN) $(POLICY)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)
