@@ -206,8 +206,8 @@ pv_keyring_wrap(const struct pv_keyring *kr, const char *owner, const struct pv_
     if (adlen == 0 || mk == NULL)
         return PV_EINVAL;
     randombytes_buf(out, 24);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, dk->k, PV_KEY_BYTES, ad, adlen,
-                                               NULL, out, mk);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, dk->k, PV_KEY_BYTES, ad, adlen, NULL,
+                                               out, mk);
     *master_version = kr->active;
     return 0;
 }
@@ -225,8 +225,8 @@ pv_keyring_unwrap(const struct pv_keyring *kr, const char *owner, uint32_t maste
         return PV_EINVAL;
     if (mk == NULL)
         return PV_ECRYPTO;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->k, NULL, NULL, wrapped + 24, len - 24,
-                                                   ad, adlen, wrapped, mk) != 0) {
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->k, NULL, NULL, wrapped + 24, len - 24, ad,
+                                                   adlen, wrapped, mk) != 0) {
         sodium_memzero(out->k, sizeof out->k);
         return PV_ECRYPTO;
     }

@@ -66,8 +66,8 @@ pv_seal(const struct pv_dkey *dk, const struct pv_seal_ad *a, const void *pt, si
 }
 
 int
-pv_unseal(const struct pv_dkey *dk, const struct pv_seal_ad *a, const unsigned char *ct,
-          size_t len, unsigned char *out, size_t cap, size_t *outlen)
+pv_unseal(const struct pv_dkey *dk, const struct pv_seal_ad *a, const unsigned char *ct, size_t len,
+          unsigned char *out, size_t cap, size_t *outlen)
 {
     unsigned char ad[AD_MAX];
     size_t adlen;

@@ -17,8 +17,8 @@ pv_h_login(struct pv_req *r, struct pv_resp *out)
 int
 pv_h_logout(struct pv_req *r, struct pv_resp *out)
 {
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     int rc = pv_vault_logout(r->v, &r->call, h + 7);
 
     out->status = 204;

@@ -44,8 +44,7 @@ int
 pv_h_record_create(struct pv_req *r, struct pv_resp *out)
 {
     out->status = 201;
-    return pv_vault_record_create(r->v, &r->call, r->params[0], r->params[1], r->json,
-                                  &out->body);
+    return pv_vault_record_create(r->v, &r->call, r->params[0], r->params[1], r->json, &out->body);
 }
 
 int
@@ -59,8 +58,8 @@ pv_h_record_list(struct pv_req *r, struct pv_resp *out)
         pv_strlcpy(r->call.field, "limit", sizeof r->call.field);
         return PV_EINVAL;
     }
-    return pv_vault_record_list(r->v, &r->call, r->params[0], r->params[1],
-                                pv_req_arg(r, "after"), (int)n, &out->body);
+    return pv_vault_record_list(r->v, &r->call, r->params[0], r->params[1], pv_req_arg(r, "after"),
+                                (int)n, &out->body);
 }
 
 int
@@ -73,8 +72,8 @@ pv_h_record_get(struct pv_req *r, struct pv_resp *out)
 int
 pv_h_record_update(struct pv_req *r, struct pv_resp *out)
 {
-    return pv_vault_record_update(r->v, &r->call, r->params[0], r->params[1], r->params[2],
-                                  r->json, &out->body);
+    return pv_vault_record_update(r->v, &r->call, r->params[0], r->params[1], r->params[2], r->json,
+                                  &out->body);
 }
 
 int

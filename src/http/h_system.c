@@ -52,8 +52,9 @@ policy_json(const struct pv_policy *p)
     for (int i = 0; i < p->ncollections; i++) {
         json_t *f = json_object();
         for (int k = 0; k < p->collections[i].nfields; k++)
-            json_object_set_new(f, p->collections[i].fields[k].name,
-                                json_string(p->categories[p->collections[i].fields[k].category].key));
+            json_object_set_new(
+                f, p->collections[i].fields[k].name,
+                json_string(p->categories[p->collections[i].fields[k].category].key));
         json_object_set_new(cols, p->collections[i].name, f);
     }
     for (int i = 0; i < p->nroles; i++) {
@@ -61,8 +62,9 @@ policy_json(const struct pv_policy *p)
         for (size_t k = 0; k < PV_ARRAY_LEN(powers); k++)
             if (p->roles[i].powers & (1u << k))
                 json_array_append_new(pw, json_string(powers[k]));
-        json_object_set_new(roles, p->roles[i].name,
-                            json_pack("{s:s, s:o}", "scope", scopes[p->roles[i].scope], "powers", pw));
+        json_object_set_new(
+            roles, p->roles[i].name,
+            json_pack("{s:s, s:o}", "scope", scopes[p->roles[i].scope], "powers", pw));
     }
     for (int i = 0; i < p->npurposes; i++) {
         const struct pv_purpose *u = &p->purposes[i];
@@ -96,12 +98,12 @@ policy_json(const struct pv_policy *p)
                   "address", p->org.address, "complaints",
                   str_list(p->org.complaints, p->org.ncomplaints), "minimum_age", p->minimum_age,
                   "categories", cats, "collections", cols, "roles", roles, "purposes", purposes,
-                  "consents", str_list(p->consents, p->nconsents), "recipients", recips,
-                  "rights", rights);
+                  "consents", str_list(p->consents, p->nconsents), "recipients", recips, "rights",
+                  rights);
     if (j && p->sms.program)
-        json_object_set_new(j, "communications",
-                            json_pack("{s:{s:s, s:s}}", "sms", "program", p->sms.program, "help",
-                                      p->sms.help));
+        json_object_set_new(
+            j, "communications",
+            json_pack("{s:{s:s, s:s}}", "sms", "program", p->sms.program, "help", p->sms.help));
     return j;
 }
 

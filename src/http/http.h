@@ -20,18 +20,17 @@
 struct pv_server;
 
 struct pv_server_config {
-    const char *listen;      /* "ADDR:PORT" or "[ADDR]:PORT" */
-    unsigned threads;        /* size of the thread pool */
-    unsigned conn_limit;     /* connections at once */
-    unsigned per_ip_limit;   /* connections at once from one address */
-    unsigned timeout_s;      /* idle connection timeout */
-    int log_requests;        /* one log line per request */
+    const char *listen;    /* "ADDR:PORT" or "[ADDR]:PORT" */
+    unsigned threads;      /* size of the thread pool */
+    unsigned conn_limit;   /* connections at once */
+    unsigned per_ip_limit; /* connections at once from one address */
+    unsigned timeout_s;    /* idle connection timeout */
+    int log_requests;      /* one log line per request */
 };
 
 /* Defaults for every field left 0. */
 void pv_server_config_defaults(struct pv_server_config *cfg);
-int pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg,
-                    struct pv_server **out);
+int pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg, struct pv_server **out);
 /* The port actually bound (for listen ports of 0). */
 unsigned pv_server_port(const struct pv_server *s);
 void pv_server_stop(struct pv_server *s);

@@ -31,7 +31,7 @@ struct pv_route {
     const char *pattern; /* segments; "{name}" captures one */
     pv_handler handler;
     enum pv_auth auth;
-    size_t max_body; /* 0: the route takes no body */
+    size_t max_body;    /* 0: the route takes no body */
     const char *action; /* audit action of unauthenticated attempts */
 };
 

@@ -126,8 +126,7 @@ check_headers(struct pv_req *r, const char *method, const char *url)
             return PV_ETOOBIG;
     }
     if (r->route->max_body > 0) {
-        ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_CONTENT_TYPE);
+        ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
             (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' '))
             return PV_ECTYPE;
@@ -162,14 +161,14 @@ parse_body(struct pv_req *r)
 static int
 authenticate(struct pv_req *r)
 {
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     int rc;
 
     if (r->route->auth == PV_AUTH_NONE)
         return 0;
     rc = h && strncasecmp(h, "Bearer ", 7) == 0 ? pv_vault_authenticate(r->v, h + 7, &r->actor)
-                                                 : PV_EAUTH;
+                                                : PV_EAUTH;
     if (rc == PV_EAUTH && r->route->auth == PV_AUTH_DATA)
         rc = pv_vault_deny_unauthenticated(r->v, r->route->action, r->params[0]);
     if (rc != 0)
@@ -201,8 +200,8 @@ dispatch(struct pv_server *srv, struct pv_req *r)
         if (pv_problem_status(rc) >= 500) {
             char code[16];
             snprintf(code, sizeof code, "%d", rc);
-            pv_log(PV_LOG_ERROR, "http.error", "route", r->route->pattern, "error",
-                   pv_strerror(rc), "code", code, NULL);
+            pv_log(PV_LOG_ERROR, "http.error", "route", r->route->pattern, "error", pv_strerror(rc),
+                   "code", code, NULL);
         }
         return send_problem(srv, r, rc);
     }
@@ -323,8 +322,7 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 }
 
 int
-pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in,
-                struct pv_server **out)
+pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in, struct pv_server **out)
 {
     struct pv_server_config cfg = *cfg_in;
     struct sockaddr_storage ss;
@@ -345,11 +343,10 @@ pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in,
         flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg.per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (s->mhd == NULL) {
         free(s);

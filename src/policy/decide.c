@@ -142,100 +142,86 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     uint64_t covered = 0, all;
 
     d->purpose = -1;
-    if (f->role < 0 || f->role >= p->nroles)
-        {
-            deny(d, PV_EAUTH, "unauthenticated");
-            return;
-        }
+    if (f->role < 0 || f->role >= p->nroles) {
+        deny(d, PV_EAUTH, "unauthenticated");
+        return;
+    }
     r = &p->roles[f->role];
-    if (f->purpose == NULL || f->purpose[0] == '\0')
-        {
-            deny(d, PV_ENOPURPOSE, "purpose-required");
-            return;
-        }
-    if ((d->purpose = pv_policy_purpose(p, f->purpose)) < 0)
-        {
-            deny(d, PV_EPURPOSE, "unknown-purpose");
-            return;
-        }
+    if (f->purpose == NULL || f->purpose[0] == '\0') {
+        deny(d, PV_ENOPURPOSE, "purpose-required");
+        return;
+    }
+    if ((d->purpose = pv_policy_purpose(p, f->purpose)) < 0) {
+        deny(d, PV_EPURPOSE, "unknown-purpose");
+        return;
+    }
     u = &p->purposes[d->purpose];
-    if (!(u->roles & (1u << f->role)))
-        {
-            deny(d, PV_EDENIED, "role-not-allowed-purpose");
-            return;
-        }
-    if ((why = scope_denial(r, f)) != NULL)
-        {
-            deny(d, PV_EDENIED, why);
-            return;
-        }
-    if (f->action == PV_ACT_ASSIGN && !(r->powers & PV_POWER_ASSIGN))
-        {
-            deny(d, PV_EDENIED, "role-cannot-assign");
-            return;
-        }
-    if ((u->requires & f->consents) != u->requires)
-        {
-            deny(d, PV_EDENIED, "consent-required");
-            return;
-        }
+    if (!(u->roles & (1u << f->role))) {
+        deny(d, PV_EDENIED, "role-not-allowed-purpose");
+        return;
+    }
+    if ((why = scope_denial(r, f)) != NULL) {
+        deny(d, PV_EDENIED, why);
+        return;
+    }
+    if (f->action == PV_ACT_ASSIGN && !(r->powers & PV_POWER_ASSIGN)) {
+        deny(d, PV_EDENIED, "role-cannot-assign");
+        return;
+    }
+    if ((u->requires & f->consents) != u->requires) {
+        deny(d, PV_EDENIED, "consent-required");
+        return;
+    }
 
     if (f->collection >= 0 && f->collection < p->ncollections) {
         c = &p->collections[f->collection];
-        if (f->undeclared)
-            {
-                deny(d, PV_EFIELD, "undeclared-field");
-                return;
-            }
+        if (f->undeclared) {
+            deny(d, PV_EFIELD, "undeclared-field");
+            return;
+        }
         covered = pv_purpose_fields(p, u, c);
         all = c->nfields == 64 ? UINT64_MAX : (UINT64_C(1) << c->nfields) - 1;
         switch (f->action) {
         case PV_ACT_READ:
         case PV_ACT_LIST:
-            if (covered == 0)
-                {
-                    deny(d, PV_EDENIED, "purpose-excludes-collection");
-                    return;
-                }
+            if (covered == 0) {
+                deny(d, PV_EDENIED, "purpose-excludes-collection");
+                return;
+            }
             break;
         case PV_ACT_LOOKUP:
-            if ((f->fields & covered) != f->fields)
-                {
-                    deny(d, PV_EDENIED, "purpose-excludes-field");
-                    return;
-                }
+            if ((f->fields & covered) != f->fields) {
+                deny(d, PV_EDENIED, "purpose-excludes-field");
+                return;
+            }
             break;
         case PV_ACT_CREATE:
         case PV_ACT_UPDATE:
         case PV_ACT_ENROLL:
-            if ((f->fields & ~covered) != 0)
-                {
-                    deny(d, PV_EDENIED, "purpose-excludes-field");
-                    return;
-                }
+            if ((f->fields & ~covered) != 0) {
+                deny(d, PV_EDENIED, "purpose-excludes-field");
+                return;
+            }
             break;
         case PV_ACT_DELETE:
-            if (covered != all)
-                {
-                    deny(d, PV_EDENIED, "purpose-excludes-field");
-                    return;
-                }
+            if (covered != all) {
+                deny(d, PV_EDENIED, "purpose-excludes-field");
+                return;
+            }
             break;
         default:
             break;
         }
     }
     if (f->action == PV_ACT_ENROLL) {
-        if (f->policy_version == NULL || strcmp(f->policy_version, p->version) != 0)
-            {
-                deny(d, PV_EPOLICYVER, "policy-not-accepted");
-                return;
-            }
-        if (f->age < p->minimum_age)
-            {
-                deny(d, PV_EAGE, "under-minimum-age");
-                return;
-            }
+        if (f->policy_version == NULL || strcmp(f->policy_version, p->version) != 0) {
+            deny(d, PV_EPOLICYVER, "policy-not-accepted");
+            return;
+        }
+        if (f->age < p->minimum_age) {
+            deny(d, PV_EAGE, "under-minimum-age");
+            return;
+        }
     }
     d->permit = 1;
     d->err = 0;

@@ -253,8 +253,9 @@ get_name(struct ctx *c, const node_t *n, const char *what)
     const char *s = sval(n);
 
     if (s == NULL || !valid_name(s)) {
-        err(c, n, "expected a name (a lowercase letter, then lowercase letters, digits, '_' or "
-                  "'-', at most %d) for %s",
+        err(c, n,
+            "expected a name (a lowercase letter, then lowercase letters, digits, '_' or "
+            "'-', at most %d) for %s",
             PV_NAME_MAX - 1, what);
         return NULL;
     }
@@ -633,8 +634,8 @@ load_consents(struct ctx *c, const node_t *n)
 static void
 load_purposes(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"description", "tpo", "roles", "categories", "requires",
-                                       NULL};
+    static const char *const keys[] = {"description", "tpo",      "roles",
+                                       "categories",  "requires", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -692,7 +693,7 @@ load_purposes(struct ctx *c, const node_t *m)
                     err(c, node(c, v->data.sequence.items.start[i]),
                         "consent '%s' is not declared under consents", req[i]);
                 else
-                    u->requires |= UINT64_C(1) << ki;
+                u->requires |= UINT64_C(1) << ki;
             }
         }
         p->npurposes++;
@@ -703,8 +704,8 @@ static void
 load_recipients(struct ctx *c, const node_t *m)
 {
     static const char *const keys[] = {"kind", "baa", "categories", NULL};
-    static const char *const kinds[] = {"provider",         "service_provider", "affiliate",
-                                        "business_partner", "legal",            "buyer"};
+    static const char *const kinds[] = {
+        "provider", "service_provider", "affiliate", "business_partner", "legal", "buyer"};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -750,9 +751,9 @@ load_recipients(struct ctx *c, const node_t *m)
 static void
 load_rights(struct ctx *c, const node_t *m)
 {
-    static const char *const rights[] = {"access",    "amend",       "delete",   "restrict",
+    static const char *const rights[] = {"access",      "amend",     "delete",   "restrict",
                                          "portability", "object",    "withdraw", "know",
-                                         "accounting", "complaint", NULL};
+                                         "accounting",  "complaint", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -805,10 +806,10 @@ load_communications(struct ctx *c, const node_t *m)
 static void
 load_root(struct ctx *c, node_t *root)
 {
-    static const char *const keys[] = {
-        "phivault",  "organization", "effective",  "minimum_age", "categories", "collections",
-        "roles",     "purposes",     "consents",   "recipients",  "rights",     "communications",
-        NULL};
+    static const char *const keys[] = {"phivault",   "organization", "effective", "minimum_age",
+                                       "categories", "collections",  "roles",     "purposes",
+                                       "consents",   "recipients",   "rights",    "communications",
+                                       NULL};
     struct pv_policy *p = c->p;
     node_t *v;
     int y, mo, d;

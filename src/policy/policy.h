@@ -72,9 +72,9 @@ enum pv_store_mode {
 };
 
 struct pv_category {
-    const char *key;   /* fideslang key */
-    int phi;           /* protected health information */
-    int index;         /* exact-match blind index for look-ups */
+    const char *key; /* fideslang key */
+    int phi;         /* protected health information */
+    int index;       /* exact-match blind index for look-ups */
     enum pv_store_mode store;
     struct pv_retention retention;
 };
@@ -190,16 +190,16 @@ const char *pv_action_name(enum pv_action a);
 
 /* Everything the decision depends on, gathered by the vault. */
 struct pv_facts {
-    int role;               /* the actor's role index; -1: not authenticated */
-    const char *purpose;    /* the purpose asked for; NULL or "" if none */
+    int role;            /* the actor's role index; -1: not authenticated */
+    const char *purpose; /* the purpose asked for; NULL or "" if none */
     enum pv_action action;
-    int collection;         /* collection index, -1 for actions on none */
-    uint64_t fields;        /* fields written (create, update, enroll) or looked up */
-    const char *undeclared; /* a field name the collection does not declare */
-    int self;               /* the actor acts for this very subject */
-    int assigned;           /* the actor is assigned to this subject */
-    int has_subject;        /* enroll: the actor already has a subject of their own */
-    uint64_t consents;      /* bit i: consent kind i is held by the subject */
+    int collection;             /* collection index, -1 for actions on none */
+    uint64_t fields;            /* fields written (create, update, enroll) or looked up */
+    const char *undeclared;     /* a field name the collection does not declare */
+    int self;                   /* the actor acts for this very subject */
+    int assigned;               /* the actor is assigned to this subject */
+    int has_subject;            /* enroll: the actor already has a subject of their own */
+    uint64_t consents;          /* bit i: consent kind i is held by the subject */
     const char *policy_version; /* enroll: the version the person accepted */
     int age;                    /* enroll: the person's age in whole years */
 };

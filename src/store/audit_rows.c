@@ -3,13 +3,15 @@
 
 #include "store/store_int.h"
 
-#define AUDIT_COLS "seq, ts, actor, role, credential, action, subject, collection, record," \
-                   " categories, purpose, recipient, decision, reason, hash"
+#define AUDIT_COLS                                                                                 \
+    "seq, ts, actor, role, credential, action, subject, collection, record,"                       \
+    " categories, purpose, recipient, decision, reason, hash"
 
 static struct pv_sql q_insert = PV_SQL("INSERT INTO audit(" AUDIT_COLS ")"
                                        " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 static struct pv_sql q_last = PV_SQL("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-static struct pv_sql q_scan = PV_SQL("SELECT " AUDIT_COLS " FROM audit WHERE seq >= ? ORDER BY seq");
+static struct pv_sql q_scan =
+    PV_SQL("SELECT " AUDIT_COLS " FROM audit WHERE seq >= ? ORDER BY seq");
 static struct pv_sql q_count = PV_SQL("SELECT count(*) FROM audit");
 static struct pv_sql q_query =
     PV_SQL("SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1"
@@ -18,7 +20,8 @@ static struct pv_sql q_query =
 static struct pv_sql q_cp_put =
     PV_SQL("INSERT INTO audit_checkpoints(seq, ts, hash, sig) VALUES(?, ?, ?, ?)"
            " ON CONFLICT(seq) DO NOTHING");
-static struct pv_sql q_cp_scan = PV_SQL("SELECT seq, ts, hash, sig FROM audit_checkpoints ORDER BY seq");
+static struct pv_sql q_cp_scan =
+    PV_SQL("SELECT seq, ts, hash, sig FROM audit_checkpoints ORDER BY seq");
 static struct pv_sql q_head_put =
     PV_SQL("INSERT INTO audit_head(id, seq, ts, hash, sig) VALUES(1, ?, ?, ?, ?)"
            " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts,"

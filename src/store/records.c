@@ -6,9 +6,8 @@
 static struct pv_sql q_put =
     PV_SQL("INSERT INTO records(id, subject_id, collection, created, updated, categories, body)"
            " VALUES(?, ?, ?, ?, ?, ?, ?)");
-static struct pv_sql q_update =
-    PV_SQL("UPDATE records SET updated = ?, categories = ?, body = ?"
-           " WHERE id = ? AND subject_id = ? AND collection = ?");
+static struct pv_sql q_update = PV_SQL("UPDATE records SET updated = ?, categories = ?, body = ?"
+                                       " WHERE id = ? AND subject_id = ? AND collection = ?");
 static struct pv_sql q_get =
     PV_SQL("SELECT id, subject_id, collection, created, updated, body FROM records"
            " WHERE id = ? AND subject_id = ? AND collection = ?");
@@ -116,8 +115,8 @@ pv_store_record_delete(struct pv_conn *c, const char *subject_id, const char *co
 
 int
 pv_store_record_list(struct pv_conn *c, const char *subject_id, const char *collection,
-                     const char *after, int limit,
-                     int (*cb)(const struct pv_record *r, void *arg), void *arg)
+                     const char *after, int limit, int (*cb)(const struct pv_record *r, void *arg),
+                     void *arg)
 {
     struct pv_record r;
     struct pv_stmt *st;

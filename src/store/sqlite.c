@@ -109,8 +109,8 @@ map_rc(sqlite3 *db, int rc, const char *what)
         return PV_ENOMEM;
     default:
         snprintf(code, sizeof code, "%d", sqlite3_extended_errcode(db));
-        pv_log(PV_LOG_ERROR, "store.sqlite", "op", what, "code", code, "error",
-               sqlite3_errstr(rc), NULL);
+        pv_log(PV_LOG_ERROR, "store.sqlite", "op", what, "code", code, "error", sqlite3_errstr(rc),
+               NULL);
         return PV_ESTORE;
     }
 }
@@ -311,8 +311,8 @@ prepare(struct pv_conn *c, struct pv_sql *sql, struct pv_stmt **out)
     if (slot < 0)
         return PV_ENOMEM;
     if (q->stmts[slot].st == NULL) {
-        rc = sqlite3_prepare_v3(q->db, sql->text, -1, SQLITE_PREPARE_PERSISTENT,
-                                &q->stmts[slot].st, NULL);
+        rc = sqlite3_prepare_v3(q->db, sql->text, -1, SQLITE_PREPARE_PERSISTENT, &q->stmts[slot].st,
+                                NULL);
         if (rc != SQLITE_OK)
             return map_rc(q->db, rc, "prepare");
     }
@@ -331,7 +331,8 @@ bind_int(struct pv_stmt *st, int i, int64_t v)
 static int
 bind_text(struct pv_stmt *st, int i, const char *v)
 {
-    int rc = v ? sqlite3_bind_text(ST(st), i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(ST(st), i);
+    int rc =
+        v ? sqlite3_bind_text(ST(st), i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(ST(st), i);
 
     return rc == SQLITE_OK ? 0 : PV_ESTORE;
 }
@@ -339,9 +340,8 @@ bind_text(struct pv_stmt *st, int i, const char *v)
 static int
 bind_blob(struct pv_stmt *st, int i, const void *p, size_t n)
 {
-    return sqlite3_bind_blob64(ST(st), i, n ? p : "", n, SQLITE_TRANSIENT) == SQLITE_OK
-               ? 0
-               : PV_ESTORE;
+    return sqlite3_bind_blob64(ST(st), i, n ? p : "", n, SQLITE_TRANSIENT) == SQLITE_OK ? 0
+                                                                                        : PV_ESTORE;
 }
 
 static int

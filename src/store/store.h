@@ -42,7 +42,10 @@ struct pv_sql {
     const char *text;
     int slot; /* assigned on first use; 0 = not yet */
 };
-#define PV_SQL(t) {(t), 0}
+#define PV_SQL(t)                                                                                  \
+    {                                                                                              \
+        (t), 0                                                                                     \
+    }
 
 #define PV_ROW 1 /* pv_stmt_step: a row is ready */
 
@@ -134,9 +137,9 @@ struct pv_subject {
     char id[PV_ID_MAX];
     char status[PV_STATUS_MAX]; /* active, restricted, closed, erased */
     int64_t created, updated;
-    char policy_version[40];           /* version accepted at enrollment */
-    int64_t accepted_at;               /* when it was accepted */
-    char accepted_source[PV_SOURCE_MAX]; /* web, app, staff, ... */
+    char policy_version[40];                       /* version accepted at enrollment */
+    int64_t accepted_at;                           /* when it was accepted */
+    char accepted_source[PV_SOURCE_MAX];           /* web, app, staff, ... */
     unsigned char birth_date[PV_BIRTH_SEALED_MAX]; /* sealed "YYYY-MM-DD" */
     size_t birth_date_len;
 };
@@ -218,8 +221,7 @@ int pv_store_user_by_name(struct pv_conn *c, const unsigned char idx[PV_HASH_BYT
 /* Users linked to a subject (its own account, later guardians). */
 int pv_store_user_by_subject(struct pv_conn *c, const char *subject_id, struct pv_user *out);
 int pv_store_user_set_subject(struct pv_conn *c, const char *user_id, const char *subject_id);
-int pv_store_user_list(struct pv_conn *c, int (*cb)(const struct pv_user *u, void *arg),
-                       void *arg);
+int pv_store_user_list(struct pv_conn *c, int (*cb)(const struct pv_user *u, void *arg), void *arg);
 
 struct pv_session {
     unsigned char token_hash[PV_HASH_BYTES];
@@ -283,8 +285,8 @@ struct pv_checkpoint {
 };
 
 int pv_store_checkpoint_put(struct pv_conn *c, const struct pv_checkpoint *k);
-int pv_store_checkpoint_scan(struct pv_conn *c,
-                             int (*cb)(const struct pv_checkpoint *k, void *arg), void *arg);
+int pv_store_checkpoint_scan(struct pv_conn *c, int (*cb)(const struct pv_checkpoint *k, void *arg),
+                             void *arg);
 int pv_store_head_put(struct pv_conn *c, const struct pv_checkpoint *k);
 int pv_store_head_get(struct pv_conn *c, struct pv_checkpoint *out);
 

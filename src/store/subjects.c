@@ -61,8 +61,8 @@ pv_store_meta_put(struct pv_conn *c, const char *key, const char *value)
 }
 
 int
-pv_store_policy_put(struct pv_conn *c, const char *version, const char *effective,
-                    const char *text, size_t len, int64_t now)
+pv_store_policy_put(struct pv_conn *c, const char *version, const char *effective, const char *text,
+                    size_t len, int64_t now)
 {
     struct pv_stmt *st;
 

@@ -3,7 +3,8 @@
 
 #include "store/store_int.h"
 
-#define USER_COLS "u.id, u.name_index, u.name_sealed, u.role, u.subject_id, u.pw_hash, u.created, u.disabled"
+#define USER_COLS                                                                                  \
+    "u.id, u.name_index, u.name_sealed, u.role, u.subject_id, u.pw_hash, u.created, u.disabled"
 
 static struct pv_sql q_put =
     PV_SQL("INSERT INTO users(id, name_index, name_sealed, role, subject_id, pw_hash, created,"

@@ -40,8 +40,8 @@ safe_id(const char *s, const char *prefix)
 }
 
 int
-pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
-          pv_apply_fn apply, void *arg, struct pv_decision *dout)
+pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, pv_apply_fn apply,
+          void *arg, struct pv_decision *dout)
 {
     const struct pv_policy *p = v->policy;
     const struct pv_actor *act = call->actor;
@@ -84,13 +84,15 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
     }
 
     pv_buf_init(&cats, 4096);
-    rc = pv_vault_categories(v, a->collection, d.permit ? (a->fields | d.fields) : a->fields, &cats);
+    rc =
+        pv_vault_categories(v, a->collection, d.permit ? (a->fields | d.fields) : a->fields, &cats);
     memset(&row, 0, sizeof row);
     row.actor = act ? act->user_id : "anonymous";
     row.role = act ? p->roles[act->role].name : "";
     row.credential = act ? act->session_id : "";
     row.action = a->audit_action;
-    row.subject = safe_id(a->subject, "sub");
+    /* A refused enrollment created no subject: its would-be id names nothing. */
+    row.subject = a->action == PV_ACT_ENROLL && !d.permit ? "" : safe_id(a->subject, "sub");
     row.collection = a->collection >= 0 ? p->collections[a->collection].name : "";
     row.record = a->record && pv_id_valid(a->record, "usr") ? a->record : safe_id(a->record, "rec");
     row.categories = cats.data ? cats.data : "";

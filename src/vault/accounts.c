@@ -147,8 +147,7 @@ pv_vault_authenticate(struct pv_vault *v, const char *token, struct pv_actor *ou
         return PV_EAUTH;
     if (rc != 0)
         return rc;
-    if (s.expires <= pv_now_ms() || u.disabled ||
-        (role = pv_policy_role(v->policy, u.role)) < 0)
+    if (s.expires <= pv_now_ms() || u.disabled || (role = pv_policy_role(v->policy, u.role)) < 0)
         return PV_EAUTH;
     memcpy(out->user_id, u.id, sizeof out->user_id);
     memcpy(out->session_id, s.id, sizeof out->session_id);
@@ -236,8 +235,8 @@ user_json(struct pv_vault *v, const struct pv_user *u, const struct pv_dkey *dk)
     struct pv_seal_ad ad = {PV_SYSTEM_OWNER, u->id, "username"};
     size_t n;
 
-    if (pv_unseal(dk, &ad, u->name_sealed, u->name_sealed_len, (unsigned char *)name,
-                  sizeof name, &n) != 0)
+    if (pv_unseal(dk, &ad, u->name_sealed, u->name_sealed_len, (unsigned char *)name, sizeof name,
+                  &n) != 0)
         return NULL;
     return json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", u->id, "username", name, "role", u->role,
                      "subject_id", u->subject_id[0] ? json_string(u->subject_id) : json_null(),

@@ -51,7 +51,8 @@ pv_fields_scan(struct pv_vault *v, int c, const json_t *obj, struct pv_fieldset 
         call->detail = "the body must be a JSON object of the collection's fields";
         return PV_EINVAL;
     }
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach((json_t *)obj, key, value)
+    {
         int fi = pv_policy_field(col, key);
         if (fi < 0) {
             if (fs->undeclared == NULL) {
@@ -359,8 +360,7 @@ apply_update(struct pv_conn *w, void *arg)
 
 int
 pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *subject,
-                       const char *collection, const char *rid, const json_t *body,
-                       json_t **out)
+                       const char *collection, const char *rid, const json_t *body, json_t **out)
 {
     struct pv_decision d;
     struct pv_access a;

@@ -180,8 +180,8 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
         char t[21];
         pv_time_format(e->s.accepted_at / 1000, t);
         *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", e->s.id, "status", e->s.status,
-                         "policy_version", e->s.policy_version, "accepted_at", t,
-                         "accepted_source", e->s.accepted_source, "profile_id", e->profile.id);
+                         "policy_version", e->s.policy_version, "accepted_at", t, "accepted_source",
+                         e->s.accepted_source, "profile_id", e->profile.id);
         if (*out == NULL)
             rc = PV_ENOMEM;
     }
@@ -379,8 +379,8 @@ apply_assign(struct pv_conn *w, void *arg)
 }
 
 int
-pv_vault_assign(struct pv_vault *v, struct pv_call *call, const char *subject,
-                const json_t *body, json_t **out)
+pv_vault_assign(struct pv_vault *v, struct pv_call *call, const char *subject, const json_t *body,
+                json_t **out)
 {
     const char *provider = json_string_value(json_object_get(body, "provider"));
     struct pv_subject s;
@@ -392,8 +392,8 @@ pv_vault_assign(struct pv_vault *v, struct pv_call *call, const char *subject,
 
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
-    if (provider == NULL || !pv_id_valid(provider, "usr") || pv_store_user_get(c, provider, &u) != 0 ||
-        (ri = pv_policy_role(v->policy, u.role)) < 0 ||
+    if (provider == NULL || !pv_id_valid(provider, "usr") ||
+        pv_store_user_get(c, provider, &u) != 0 || (ri = pv_policy_role(v->policy, u.role)) < 0 ||
         v->policy->roles[ri].scope != PV_SCOPE_ASSIGNED) {
         call->detail = "provider must be the id of a user whose role acts on assigned subjects";
         pv_strlcpy(call->field, "provider", sizeof call->field);

@@ -28,8 +28,7 @@ pv_json_time(int64_t ms)
 }
 
 int
-pv_vault_subject_key(struct pv_vault *v, struct pv_conn *c, const char *subject,
-                     struct pv_dkey *dk)
+pv_vault_subject_key(struct pv_vault *v, struct pv_conn *c, const char *subject, struct pv_dkey *dk)
 {
     struct pv_subject_key k;
     int rc = pv_store_key_get(c, subject, &k);
@@ -190,9 +189,8 @@ open_cb(const char *name, size_t nlen, const unsigned char *s, size_t len, void 
 }
 
 int
-pv_body_open(struct pv_vault *v, const struct pv_dkey *dk, const char *subject,
-             const char *record, int c, const struct pv_buf *body, uint64_t mask, json_t *obj,
-             json_t *withheld)
+pv_body_open(struct pv_vault *v, const struct pv_dkey *dk, const char *subject, const char *record,
+             int c, const struct pv_buf *body, uint64_t mask, json_t *obj, json_t *withheld)
 {
     struct open_ctx o = {v, dk, subject, record, &v->policy->collections[c], mask, obj, withheld};
 
@@ -252,8 +250,7 @@ remember_policy(struct pv_conn *w, void *arg)
 {
     const struct pv_policy *p = arg;
 
-    return pv_store_policy_put(w, p->version, p->effective, p->source, p->source_len,
-                               pv_now_ms());
+    return pv_store_policy_put(w, p->version, p->effective, p->source, p->source_len, pv_now_ms());
 }
 
 int
@@ -270,7 +267,8 @@ pv_vault_open(const struct pv_vault_config *cfg, struct pv_vault **out, struct p
         free(v);
         return PV_EINVAL;
     }
-    v->session_ttl_ms = (cfg->session_ttl_s > 0 ? cfg->session_ttl_s : DEFAULT_SESSION_TTL_S) * 1000;
+    v->session_ttl_ms =
+        (cfg->session_ttl_s > 0 ? cfg->session_ttl_s : DEFAULT_SESSION_TTL_S) * 1000;
     rc = cfg->policy_path ? pv_strlcpy(path, cfg->policy_path, sizeof path)
                           : path_join(path, sizeof path, v->dir, PV_FILE_POLICY);
     if (rc == 0)
@@ -363,10 +361,9 @@ copy_file(const char *from, const char *to)
 static void
 remove_dir(const char *dir)
 {
-    static const char *const files[] = {PV_FILE_KEYS,  PV_FILE_AUDIT_KEY, PV_FILE_AUDIT_PUB,
-                                        PV_FILE_POLICY, "phivault.db",     "phivault.db-wal",
-                                        "phivault.db-shm", "keys.db",      "keys.db-wal",
-                                        "keys.db-shm"};
+    static const char *const files[] = {
+        PV_FILE_KEYS,      PV_FILE_AUDIT_KEY, PV_FILE_AUDIT_PUB, PV_FILE_POLICY, "phivault.db",
+        "phivault.db-wal", "phivault.db-shm", "keys.db",         "keys.db-wal",  "keys.db-shm"};
     char path[1100];
 
     for (size_t i = 0; i < PV_ARRAY_LEN(files); i++)
@@ -376,8 +373,7 @@ remove_dir(const char *dir)
 }
 
 int
-pv_vault_init(const char *dir, const char *policy_path, const char *password,
-              struct pv_buf *errors)
+pv_vault_init(const char *dir, const char *policy_path, const char *password, struct pv_buf *errors)
 {
     struct pv_vault_config cfg = {dir, NULL, 0};
     struct pv_policy *p = NULL;
@@ -419,8 +415,7 @@ pv_vault_init(const char *dir, const char *policy_path, const char *password,
     pv_vault_close(v);
     if (rc != 0) {
         if (errors)
-            pv_buf_printf(errors, "%s: init failed (%s); nothing was kept\n", dir,
-                          pv_strerror(rc));
+            pv_buf_printf(errors, "%s: init failed (%s); nothing was kept\n", dir, pv_strerror(rc));
         remove_dir(dir);
     }
     return rc;

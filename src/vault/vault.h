@@ -73,7 +73,8 @@ struct pv_call {
 
 /* ---- accounts (accounts.c) ---------------------------------------------- */
 
-/* {token, expires_at, role, user_id, subject_id}; PV_ELOGIN alike for unknown users and bad passwords. */
+/* {token, expires_at, role, user_id, subject_id}; PV_ELOGIN alike for unknown users and bad
+ * passwords. */
 int pv_vault_login(struct pv_vault *v, const json_t *body, json_t **out);
 int pv_vault_authenticate(struct pv_vault *v, const char *token, struct pv_actor *out);
 int pv_vault_logout(struct pv_vault *v, struct pv_call *call, const char *token);
@@ -109,7 +110,7 @@ int pv_vault_record_delete(struct pv_vault *v, struct pv_call *call, const char 
 
 /* Audit an attempt on a data route without valid credentials. */
 int pv_vault_deny_unauthenticated(struct pv_vault *v, const char *action, const char *subject);
-int pv_vault_audit_query(struct pv_vault *v, struct pv_call *call,
-                         const struct pv_audit_filter *f, json_t **out);
+int pv_vault_audit_query(struct pv_vault *v, struct pv_call *call, const struct pv_audit_filter *f,
+                         json_t **out);
 
 #endif

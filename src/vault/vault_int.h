@@ -80,8 +80,8 @@ int pv_body_find(const struct pv_buf *body, const char *field, const unsigned ch
                  size_t *len);
 /* Unseal every field in mask of collection c into obj; withheld names go to withheld. */
 int pv_body_open(struct pv_vault *v, const struct pv_dkey *dk, const char *subject,
-                 const char *record, int c, const struct pv_buf *body, uint64_t mask,
-                 json_t *obj, json_t *withheld);
+                 const char *record, int c, const struct pv_buf *body, uint64_t mask, json_t *obj,
+                 json_t *withheld);
 
 /* Create the first administrator (init only). */
 int pv_vault_bootstrap_admin(struct pv_vault *v, const char *password);

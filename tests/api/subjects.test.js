@@ -147,3 +147,18 @@ test('a patient enrolls themselves once, and their account is linked', async () 
   assert.equal(again.status, 403);
   assert.equal(again.json.reason, 'already-enrolled');
 });
+
+test('GET /v1/policy shows the policy in force to anyone', async () => {
+  const r = await w.c.req('GET', '/v1/policy');
+  assert.equal(r.status, 200);
+  assert.match(r.json.version, /^[0-9a-f]{32}$/);
+  assert.equal(r.json.organization.name, 'Example Medical Spa');
+  assert.equal(r.json.minimum_age, 18);
+  assert.deepEqual(Object.keys(r.json.collections).sort(), ['payments', 'profile', 'visits']);
+  assert.deepEqual(r.json.collections.visits, { date: 'user.health.medical_record', reason: 'user.health.medical_record', notes: 'user.health.medical_record' });
+  assert.deepEqual(r.json.purposes.treatment.roles, ['provider']);
+  assert.deepEqual(r.json.purposes.marketing.requires, ['marketing_email']);
+  assert.equal(r.json.roles.provider.scope, 'assigned');
+  assert.equal(r.json.categories['user.health.medical_record'].retention, '7y');
+  assert.equal(r.json.rights.access, '15d');
+});

@@ -186,8 +186,9 @@ test_rewritten_chain_is_found(void **state)
 
     /* Change entry 1500 and recompute every hash after it: only the signatures catch it. */
     assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE seq = 1499", -1, &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE seq = 1499", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     memcpy(prev, sqlite3_column_blob(st, 0), PV_HASH_BYTES);
     sqlite3_finalize(st);
@@ -197,14 +198,15 @@ test_rewritten_chain_is_found(void **state)
         if (i == 1500)
             r.decision = "deny";
         r.seq = i;
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT ts FROM audit WHERE seq = ?", -1, &st, NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "SELECT ts FROM audit WHERE seq = ?", -1, &st, NULL), SQLITE_OK);
         sqlite3_bind_int(st, 1, i);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         r.ts_ms = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
         pv_audit_hash(prev, &r, h);
-        assert_int_equal(sqlite3_prepare_v2(db, "UPDATE audit SET decision = ?, hash = ? WHERE seq = ?",
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "UPDATE audit SET decision = ?, hash = ? WHERE seq = ?",
                                             -1, &st, NULL),
                          SQLITE_OK);
         sqlite3_bind_text(st, 1, r.decision, -1, SQLITE_STATIC);
@@ -300,7 +302,8 @@ test_audit_failure_fails_closed(void **state)
     struct pv_audit_row r;
     char reason[32];
 
-    tamper(f, "CREATE TRIGGER no_room BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'full'); END");
+    tamper(f,
+           "CREATE TRIGGER no_room BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'full'); END");
     entry(&r, 9100, reason);
     assert_int_equal(pv_audit_commit(f->audit, &r, 1, put_meta, "k3"), PV_EAUDIT);
     assert_false(meta_present(f, "k3"));
@@ -363,7 +366,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_deleted_entry_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reordered_entries_are_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_tail_is_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncation_past_a_checkpoint_is_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_past_a_checkpoint_is_found, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_rewritten_chain_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_removed_or_forged_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_log_will_not_be_extended, setup, teardown),

@@ -135,8 +135,8 @@ test_example_model(void **state)
                                                       "privacy_officer", "admin", NULL};
          *r; r++)
         assert_true(pv_policy_role(p, *r) >= 0);
-    for (const char *const *u = (const char *const[]){"treatment", "payment", "operations",
-                                                      "marketing", "self", NULL};
+    for (const char *const *u =
+             (const char *const[]){"treatment", "payment", "operations", "marketing", "self", NULL};
          *u; u++)
         assert_true(pv_policy_purpose(p, *u) >= 0);
     /* A purpose naming user.health covers every key below it, and nothing beside it. */
@@ -146,8 +146,9 @@ test_example_model(void **state)
     assert_false(pv_category_covers("user.health", "user.healthcare"));
     assert_int_equal(p->categories[pv_policy_category(p, "user.financial.credit_card")].store,
                      PV_STORE_LAST4);
-    assert_int_equal(p->categories[pv_policy_category(p, "user.health.medical_record")].retention.unit,
-                     PV_RET_YEARS);
+    assert_int_equal(
+        p->categories[pv_policy_category(p, "user.health.medical_record")].retention.unit,
+        PV_RET_YEARS);
     pv_policy_free(p);
 }
 
