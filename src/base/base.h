@@ -99,6 +99,13 @@ char *pv_strndup(const char *s, size_t n);
 int64_t pv_now(void);
 int64_t pv_now_ms(void);
 void pv_clock_set_offset(int64_t seconds);
+/*
+ * Tests only: take the offset (seconds, a decimal integer) from a file,
+ * re-read at every reading of the clock, so a test can move a running
+ * server's time. Set from the PHIVAULT_TEST_CLOCK_FILE environment variable
+ * by every command.
+ */
+void pv_clock_set_file(const char *path);
 /* Monotonic milliseconds, for timing only. */
 int64_t pv_mono_ms(void);
 /* Format t as 2026-01-31T12:00:00Z into out (at least 21 bytes). */

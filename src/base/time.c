@@ -1,11 +1,13 @@
 /* time.c: wall clock with a settable offset, calendar arithmetic. */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/base.h"
 
 static _Atomic int64_t clock_offset;
+static char clock_file[1024];
 
 void
 pv_clock_set_offset(int64_t seconds)
@@ -13,11 +15,37 @@ pv_clock_set_offset(int64_t seconds)
     atomic_store(&clock_offset, seconds);
 }
 
+void
+pv_clock_set_file(const char *path)
+{
+    pv_strlcpy(clock_file, path ? path : "", sizeof clock_file);
+}
+
+/* The offset from the clock file, if one is set and readable. */
+static void
+read_clock_file(void)
+{
+    char buf[32];
+    int64_t v;
+    size_t n;
+    FILE *f;
+
+    if (clock_file[0] == '\0' || (f = fopen(clock_file, "r")) == NULL)
+        return;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, " \r\n")] = '\0';
+    if (pv_parse_i64(buf, -(INT64_C(1) << 40), INT64_C(1) << 40, &v) == 0)
+        atomic_store(&clock_offset, v);
+}
+
 int64_t
 pv_now_ms(void)
 {
     struct timespec ts;
 
+    read_clock_file();
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + atomic_load(&clock_offset) * 1000;
 }

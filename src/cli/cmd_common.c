@@ -1,6 +1,7 @@
 /* cmd_common.c: what every command shares: set-up and the progress bar. */
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -34,6 +35,11 @@ pv_cli_setup(void)
     setrlimit(RLIMIT_CORE, &none);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     json_set_alloc_funcs(malloc, wiping_free);
+    if (getenv("PHIVAULT_TEST_CLOCK_FILE")) {
+        pv_clock_set_file(getenv("PHIVAULT_TEST_CLOCK_FILE"));
+        pv_log(PV_LOG_WARN, "clock.test_file", "note",
+               "the clock is offset by PHIVAULT_TEST_CLOCK_FILE; for tests only", NULL);
+    }
     if (pv_crypto_init(2) != 0) {
         fprintf(stderr, "phivault: libsodium failed to initialize\n");
         return -1;

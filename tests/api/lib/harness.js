@@ -28,30 +28,47 @@ export function cli(args, { env = {} } = {}) {
   }
 }
 
-// Initialize a data directory and start `phivault serve` on a free port.
+// Initialize a data directory and start `phivault serve` on a free port. Every server gets a
+// clock file (PHIVAULT_TEST_CLOCK_FILE) so tests can move its time with srv.advance().
 export async function startServer({ policy = EXAMPLE_POLICY, args = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'pvapi-'));
   const data = path.join(dir, 'data');
+  const clockFile = path.join(dir, 'clock');
+  writeFileSync(clockFile, '0\n');
   const init = cli(['init', '--data', data, '--policy', policy], {
-    env: { PHIVAULT_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    env: { PHIVAULT_ADMIN_PASSWORD: ADMIN_PASSWORD, PHIVAULT_TEST_CLOCK_FILE: clockFile },
   });
   if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
-  const srv = new Server(dir, data, args);
+  const srv = new Server(dir, data, args, clockFile);
   await srv.start();
   return srv;
 }
 
 export class Server {
-  constructor(dir, data, args) {
+  constructor(dir, data, args, clockFile) {
     this.dir = dir;
     this.data = data;
     this.args = args;
+    this.clockFile = clockFile;
+    this.offset = 0;
     this.logText = '';
+  }
+
+  // Move the server's clock forward (or back) by seconds; takes effect at once.
+  advance(seconds) {
+    this.offset += seconds;
+    writeFileSync(this.clockFile, `${this.offset}\n`);
+  }
+
+  // The environment for commands run on this server's data (the same clock).
+  env() {
+    return { PHIVAULT_TEST_CLOCK_FILE: this.clockFile };
   }
 
   async start() {
     this.proc = spawn(BIN, ['serve', '--data', this.data, '--listen', '127.0.0.1:0',
-      '--log-requests', ...this.args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--log-requests', ...this.args], { stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...this.env() } });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
     const from = this.logText.length;
     this.port = await new Promise((resolve, reject) => {
