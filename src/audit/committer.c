@@ -1,13 +1,15 @@
 /*
  * committer.c: group commit of audit entries and the writes they record.
  *
- * Callers queue jobs and wait on the shared condition variable; the one
- * committer thread takes everything queued, applies and appends it in one
+ * Callers queue jobs and wait on a semaphore of their own (so a batch wakes
+ * exactly its callers, not every waiter); the one committer thread takes
+ * everything queued, applies and appends it in one
  * transaction, signs the new head, commits (one fsync) and wakes the
  * callers. The chain state (last sequence and hash) belongs to the
  * committer thread alone and is restored when a batch rolls back.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@ struct job {
     pv_apply_fn apply;
     void *arg;
     int rc;
-    int done;
+    sem_t done; /* posted by the committer once the job's batch is durable */
     struct job *next;
 };
 
@@ -33,7 +35,6 @@ struct pv_audit {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* the committer waits for jobs */
-    pthread_cond_t done_cv; /* callers wait for their job */
     struct job *head, **tail;
     int stopping;
     /* committer thread only */
@@ -127,7 +128,7 @@ static void *
 committer(void *arg)
 {
     struct pv_audit *a = arg;
-    struct job *batch, *j, **cut;
+    struct job *batch, *j, *next, **cut;
     int n;
 
     pthread_mutex_lock(&a->mu);
@@ -147,11 +148,12 @@ committer(void *arg)
         pthread_mutex_unlock(&a->mu);
 
         run_batch(a, batch);
-
+        /* j->next is read before the post: the waiter's job may vanish right after. */
+        for (j = batch; j; j = next) {
+            next = j->next;
+            sem_post(&j->done);
+        }
         pthread_mutex_lock(&a->mu);
-        for (j = batch; j; j = j->next)
-            j->done = 1;
-        pthread_cond_broadcast(&a->done_cv);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -182,11 +184,9 @@ pv_audit_open(struct pv_store *store, const char *signing_key_path, struct pv_au
     if (rc == 0) {
         pthread_mutex_init(&a->mu, NULL);
         pthread_cond_init(&a->work_cv, NULL);
-        pthread_cond_init(&a->done_cv, NULL);
         if (pthread_create(&a->thread, NULL, committer, a) != 0) {
             pthread_mutex_destroy(&a->mu);
             pthread_cond_destroy(&a->work_cv);
-            pthread_cond_destroy(&a->done_cv);
             rc = PV_ENOMEM;
         }
     }
@@ -212,7 +212,6 @@ pv_audit_close(struct pv_audit *a)
     pthread_join(a->thread, NULL);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->work_cv);
-    pthread_cond_destroy(&a->done_cv);
     pv_store_checkpoint(a->w);
     pv_store_conn_close(a->w);
     pv_signer_free(a->signer);
@@ -223,18 +222,22 @@ int
 pv_audit_commit(struct pv_audit *a, struct pv_audit_row *entries, int n, pv_apply_fn apply,
                 void *arg)
 {
-    struct job j = {entries, n, apply, arg, 0, 0, NULL};
+    struct job j = {.entries = entries, .n = n, .apply = apply, .arg = arg};
 
+    if (sem_init(&j.done, 0, 0) != 0)
+        return PV_ENOMEM;
     pthread_mutex_lock(&a->mu);
     if (a->stopping) {
         pthread_mutex_unlock(&a->mu);
+        sem_destroy(&j.done);
         return PV_EUNAVAIL;
     }
     *a->tail = &j;
     a->tail = &j.next;
     pthread_cond_signal(&a->work_cv);
-    while (!j.done)
-        pthread_cond_wait(&a->done_cv, &a->mu);
     pthread_mutex_unlock(&a->mu);
+    while (sem_wait(&j.done) != 0)
+        ; /* EINTR: keep waiting, the committer will post */
+    sem_destroy(&j.done);
     return j.rc;
 }

@@ -32,7 +32,7 @@ pv_server_config_defaults(struct pv_server_config *cfg)
     if (cfg->listen == NULL)
         cfg->listen = "127.0.0.1:8700";
     if (cfg->threads == 0)
-        cfg->threads = 16;
+        cfg->threads = 32;
     if (cfg->conn_limit == 0)
         cfg->conn_limit = 1024;
     if (cfg->per_ip_limit == 0)

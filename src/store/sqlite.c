@@ -165,7 +165,7 @@ conn_setup(struct sq_conn *q)
         return exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
                               "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
                               "PRAGMA foreign_keys=OFF;");
-    return exec(&q->base, "PRAGMA query_only=1; PRAGMA mmap_size=268435456;");
+    return exec(&q->base, "PRAGMA query_only=1;");
 }
 
 static int
