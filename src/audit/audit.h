@@ -46,6 +46,9 @@ void pv_audit_close(struct pv_audit *a);
  * durable: 0; apply's error (the entries are still appended: they record
  * decisions, and apply's changes are rolled back); or PV_EAUDIT when the log
  * could not be written, in which case nothing was applied.
+ *
+ * Called in a fiber (base/fiber.h), it parks the fiber rather than blocking
+ * the thread, so the caller must not hold a lock across the call.
  */
 int pv_audit_commit(struct pv_audit *a, struct pv_audit_row *entries, int n, pv_apply_fn apply,
                     void *arg);

@@ -12,6 +12,14 @@
  * secure_delete so freed pages are zeroed. Writes use BEGIN IMMEDIATE.
  * Readers are query_only. Every connection keeps its prepared statements in
  * a table indexed by the statement's slot.
+ *
+ * Row caches (cache.c): readers share the store's caches. A writer learns,
+ * when it prepares a statement, which cached tables the statement writes
+ * (SQLite's authorizer names every table a statement touches, triggers
+ * included); stepping such a statement marks the transaction, and when the
+ * transaction ends the kinds it wrote are dropped from the caches. Writes
+ * made by another process are noticed through PRAGMA data_version when the
+ * writer begins its next transaction, and drop every cache.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,9 +32,13 @@
 
 struct sq_store;
 
+struct sq_conn;
+
 struct sq_stmt {
     struct pv_stmt base;
     sqlite3_stmt *st;
+    struct sq_conn *conn;
+    unsigned kinds; /* cache kinds whose tables the statement writes */
 };
 
 struct sq_conn {
@@ -34,6 +46,9 @@ struct sq_conn {
     struct sq_store *store;
     sqlite3 *db;
     int writer;
+    unsigned preparing;      /* cache kinds written by what is being prepared */
+    unsigned dirty;          /* cache kinds the open transaction wrote */
+    int64_t data_version[2]; /* main and keys, as this writer last saw them */
     struct sq_stmt stmts[PV_SQL_SLOTS];
     struct sq_conn *next, *prev; /* the store's list of open connections */
 };
@@ -45,6 +60,7 @@ struct sq_store {
     pthread_key_t tls; /* this thread's reader connection */
     pthread_mutex_t mu;
     struct sq_conn *conns;
+    struct pv_cache *cache;
 };
 
 static const char schema[] =
@@ -87,6 +103,7 @@ static const char schema[] =
     "INSERT INTO meta(key, value) VALUES('schema', '1') ON CONFLICT(key) DO NOTHING;";
 
 static const struct pv_store_ops *ops(void);
+static void txn_ended(struct sq_conn *q);
 
 /* Map an SQLite result code to pv_err, logging the code (never data). */
 static int
@@ -119,8 +136,60 @@ static int
 exec(struct pv_conn *c, const char *sql)
 {
     struct sq_conn *q = (struct sq_conn *)c;
+    int rc;
 
-    return map_rc(q->db, sqlite3_exec(q->db, sql, NULL, NULL, NULL), "exec");
+    q->preparing = 0;
+    rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
+    q->dirty |= q->preparing;
+    if (sqlite3_get_autocommit(q->db))
+        txn_ended(q); /* a statement outside BEGIN commits on its own */
+    return map_rc(q->db, rc, "exec");
+}
+
+/* Writers: note which cached tables the statement being prepared writes. */
+static int
+authorizer(void *arg, int action, const char *a1, const char *a2, const char *db,
+           const char *trigger)
+{
+    struct sq_conn *q = arg;
+
+    if (action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE)
+        q->preparing |= pv_cache_kinds_of_table(a1);
+    return SQLITE_OK;
+}
+
+/* A transaction on a writer ended: what it wrote is no longer what readers cached. */
+static void
+txn_ended(struct sq_conn *q)
+{
+    if (q->dirty && q->store->cache)
+        pv_cache_bump(q->store->cache, q->dirty);
+    q->dirty = 0;
+}
+
+/* Another process changed a database since this writer last looked: drop every cache. */
+static int
+check_data_version(struct sq_conn *q)
+{
+    static const char *const sql[2] = {"PRAGMA main.data_version", "PRAGMA keys.data_version"};
+    sqlite3_stmt *st;
+    int64_t v;
+    int changed = 0, rc;
+
+    for (int i = 0; i < 2; i++) {
+        if ((rc = sqlite3_prepare_v2(q->db, sql[i], -1, &st, NULL)) != SQLITE_OK)
+            return map_rc(q->db, rc, "data_version");
+        rc = sqlite3_step(st);
+        v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW)
+            return map_rc(q->db, rc, "data_version");
+        changed |= q->data_version[i] != 0 && q->data_version[i] != v;
+        q->data_version[i] = v;
+    }
+    if (changed && q->store->cache)
+        pv_cache_bump(q->store->cache, ~0u);
+    return 0;
 }
 
 static void
@@ -161,10 +230,14 @@ conn_setup(struct sq_conn *q)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return map_rc(q->db, rc, "attach");
-    if (q->writer)
-        return exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
-                              "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
-                              "PRAGMA foreign_keys=OFF;");
+    if (q->writer) {
+        sqlite3_set_authorizer(q->db, authorizer, q);
+        rc = exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
+                            "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
+                            "PRAGMA foreign_keys=OFF;");
+        return rc ? rc : check_data_version(q);
+    }
+    q->base.cache = q->store->cache;
     return exec(&q->base, "PRAGMA query_only=1;");
 }
 
@@ -180,8 +253,10 @@ conn_open(struct pv_store *store, int writer, struct pv_conn **out)
     q->base.ops = ops();
     q->store = s;
     q->writer = writer;
-    for (int i = 0; i < PV_SQL_SLOTS; i++)
+    for (int i = 0; i < PV_SQL_SLOTS; i++) {
         q->stmts[i].base.ops = ops();
+        q->stmts[i].conn = q;
+    }
     rc = sqlite3_open_v2(s->db_path, &q->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -221,6 +296,7 @@ store_close(struct pv_store *store)
     while (s->conns)
         conn_close(&s->conns->base);
     pthread_mutex_destroy(&s->mu);
+    pv_cache_free(s->cache);
     free(s);
 }
 
@@ -242,7 +318,8 @@ store_open(const char *dir, struct pv_store **out)
         return PV_EINVAL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    if (pthread_key_create(&s->tls, tls_destroy) != 0) {
+    if (pv_cache_new(&s->cache) != 0 || pthread_key_create(&s->tls, tls_destroy) != 0) {
+        pv_cache_free(s->cache);
         pthread_mutex_destroy(&s->mu);
         free(s);
         return PV_ENOMEM;
@@ -280,26 +357,55 @@ pv_store_reader(struct pv_store *store, struct pv_conn **out)
     return 0;
 }
 
+int
+pv_store_reader_busy(struct pv_store *store)
+{
+    struct sq_store *s = (struct sq_store *)store;
+    struct sq_conn *q = pthread_getspecific(s->tls);
+    sqlite3_stmt *st = NULL;
+
+    if (q == NULL)
+        return 0;
+    while ((st = sqlite3_next_stmt(q->db, st)) != NULL)
+        if (sqlite3_stmt_busy(st))
+            return 1;
+    return 0;
+}
+
 static int
 begin(struct pv_conn *c)
 {
-    return exec(c, "BEGIN IMMEDIATE");
+    struct sq_conn *q = (struct sq_conn *)c;
+    int rc = exec(c, "BEGIN IMMEDIATE");
+
+    /* Inside the write lock, so no other writer can slip in between. */
+    if (rc == 0 && (rc = check_data_version(q)) != 0)
+        exec(c, "ROLLBACK");
+    return rc;
 }
 
 static int
 commit(struct pv_conn *c)
 {
-    return exec(c, "COMMIT");
+    struct sq_conn *q = (struct sq_conn *)c;
+    int rc = exec(c, "COMMIT");
+
+    /* Dropped whether or not the commit succeeded: a stale entry must never survive it. */
+    txn_ended(q);
+    return rc;
 }
 
 static int
 rollback(struct pv_conn *c)
 {
     struct sq_conn *q = (struct sq_conn *)c;
+    int rc = 0;
 
-    if (sqlite3_get_autocommit(q->db))
-        return 0; /* SQLite already rolled back (e.g. after an I/O error) */
-    return exec(c, "ROLLBACK");
+    if (!sqlite3_get_autocommit(q->db))
+        rc = exec(c, "ROLLBACK");
+    /* else SQLite already rolled back (e.g. after an I/O error) */
+    txn_ended(q);
+    return rc;
 }
 
 static int
@@ -311,10 +417,12 @@ prepare(struct pv_conn *c, struct pv_sql *sql, struct pv_stmt **out)
     if (slot < 0)
         return PV_ENOMEM;
     if (q->stmts[slot].st == NULL) {
+        q->preparing = 0;
         rc = sqlite3_prepare_v3(q->db, sql->text, -1, SQLITE_PREPARE_PERSISTENT, &q->stmts[slot].st,
                                 NULL);
         if (rc != SQLITE_OK)
             return map_rc(q->db, rc, "prepare");
+        q->stmts[slot].kinds = q->preparing;
     }
     *out = &q->stmts[slot].base;
     return 0;
@@ -347,7 +455,13 @@ bind_blob(struct pv_stmt *st, int i, const void *p, size_t n)
 static int
 step(struct pv_stmt *st)
 {
-    int rc = sqlite3_step(ST(st));
+    struct sq_stmt *s = (struct sq_stmt *)st;
+    int rc;
+
+    s->conn->dirty |= s->kinds;
+    rc = sqlite3_step(s->st);
+    if (s->kinds && sqlite3_get_autocommit(s->conn->db))
+        txn_ended(s->conn); /* a statement outside BEGIN commits on its own */
 
     return map_rc(sqlite3_db_handle(ST(st)), rc, "step");
 }
@@ -384,8 +498,12 @@ col_is_null(struct pv_stmt *st, int i)
 static void
 reset(struct pv_stmt *st)
 {
-    sqlite3_reset(ST(st));
-    sqlite3_clear_bindings(ST(st));
+    struct sq_stmt *s = (struct sq_stmt *)st;
+
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    if (s->kinds && sqlite3_get_autocommit(s->conn->db))
+        txn_ended(s->conn); /* a statement outside BEGIN committed when it finished */
 }
 
 static int64_t

@@ -89,6 +89,8 @@ void pv_store_close(struct pv_store *s);
 
 /* This thread's reader connection (opened on first use). */
 int pv_store_reader(struct pv_store *s, struct pv_conn **out);
+/* Whether this thread's reader connection has a statement in progress. */
+int pv_store_reader_busy(struct pv_store *s);
 /* A connection of one's own (the committer's writer, CLI tools). */
 int pv_store_conn_open(struct pv_store *s, int writer, struct pv_conn **out);
 void pv_store_conn_close(struct pv_conn *c);

@@ -169,6 +169,17 @@ pv_store_session_get(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
     struct pv_stmt *st;
     int rc;
 
+    struct pv_cache_session cs;
+    uint64_t stamp = 0;
+
+    if (c->cache) {
+        if (pv_cache_get(c->cache, PV_CACHE_SESSION, hash, &cs) == 0) {
+            *out = cs.s;
+            *user = cs.u;
+            return 0;
+        }
+        stamp = pv_cache_gen(c->cache, PV_CACHE_SESSION);
+    }
     PREP(c, &q_session_get, st);
     pv_stmt_blob(st, 1, hash, PV_HASH_BYTES);
     rc = pv_stmt_step(st);
@@ -189,6 +200,11 @@ pv_store_session_get(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
     if (rc == 0) {
         *out = s;
         *user = u;
+        if (c->cache) {
+            cs.s = s;
+            cs.u = u;
+            pv_cache_put(c->cache, PV_CACHE_SESSION, hash, &cs, stamp);
+        }
     }
     return rc;
 }
