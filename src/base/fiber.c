@@ -1,5 +1,11 @@
 /*
- * fiber.c: fibers on ucontext, with stacks from a pool.
+ * fiber.c: fibers with stacks from a pool.
+ *
+ * On x86-64 a switch saves the callee-saved registers, the stack pointer
+ * and the floating-point control words, and loads another fiber's: a few
+ * instructions. Elsewhere it uses ucontext, whose swapcontext() also saves
+ * the signal mask with a system call at every switch (phivault never
+ * changes the mask of a pool thread, so there is nothing to save).
  *
  * Under AddressSanitizer every switch is announced to the sanitizer
  * (__sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber) so it
@@ -7,11 +13,9 @@
  * frames as errors.
  */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -34,9 +38,102 @@
 #endif
 #define POOL_MAX 512 /* stacks kept for reuse */
 
+/* ---- the switch ---------------------------------------------------------- */
+
+#if defined(__x86_64__)
+/*
+ * ctx_switch(save, load): push the callee-saved registers and the MXCSR and
+ * x87 control words, store the stack pointer in *save, take load as the
+ * stack pointer, pop what that stack holds, and return into it.
+ */
+struct ctx {
+    void *sp;
+};
+
+void pv_ctx_switch_(void **save, void *load);
+__asm__(".text\n"
+        ".globl pv_ctx_switch_\n"
+        ".type pv_ctx_switch_,@function\n"
+        "pv_ctx_switch_:\n"
+        "    pushq %rbp\n"
+        "    pushq %rbx\n"
+        "    pushq %r12\n"
+        "    pushq %r13\n"
+        "    pushq %r14\n"
+        "    pushq %r15\n"
+        "    subq $8, %rsp\n"
+        "    stmxcsr (%rsp)\n"
+        "    fnstcw 4(%rsp)\n"
+        "    movq %rsp, (%rdi)\n"
+        "    movq %rsi, %rsp\n"
+        "    ldmxcsr (%rsp)\n"
+        "    fldcw 4(%rsp)\n"
+        "    addq $8, %rsp\n"
+        "    popq %r15\n"
+        "    popq %r14\n"
+        "    popq %r13\n"
+        "    popq %r12\n"
+        "    popq %rbx\n"
+        "    popq %rbp\n"
+        "    ret\n"
+        ".size pv_ctx_switch_, .-pv_ctx_switch_\n"
+        ".section .note.GNU-stack,\"\",@progbits\n"
+        ".text\n");
+
+static void
+ctx_switch(struct ctx *save, struct ctx *load)
+{
+    pv_ctx_switch_(&save->sp, load->sp);
+}
+
+/*
+ * A new stack that the first switch enters at entry: below a zero return
+ * address (entry never returns), the entry address for the `ret`, six zero
+ * registers and the default control words (MXCSR 0x1f80, x87 0x037f).
+ */
+static int
+ctx_make(struct ctx *c, void *stack, size_t size, void (*entry)(void))
+{
+    uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)top;
+
+    *--sp = 0;
+    *--sp = (uint64_t)(uintptr_t)entry;
+    for (int i = 0; i < 6; i++)
+        *--sp = 0;
+    *--sp = UINT64_C(0x1f80) | UINT64_C(0x037f) << 32;
+    c->sp = sp;
+    return 0;
+}
+#else
+#include <ucontext.h>
+
+struct ctx {
+    ucontext_t uc;
+};
+
+static void
+ctx_switch(struct ctx *save, struct ctx *load)
+{
+    swapcontext(&save->uc, &load->uc);
+}
+
+static int
+ctx_make(struct ctx *c, void *stack, size_t size, void (*entry)(void))
+{
+    if (getcontext(&c->uc) != 0)
+        return -1;
+    c->uc.uc_stack.ss_sp = stack;
+    c->uc.uc_stack.ss_size = size;
+    c->uc.uc_link = NULL;
+    makecontext(&c->uc, entry, 0);
+    return 0;
+}
+#endif
+
 struct pv_fiber {
-    ucontext_t ctx;    /* the fiber's own context */
-    ucontext_t caller; /* where pv_fiber_run() was called */
+    struct ctx ctx;    /* the fiber's own context */
+    struct ctx caller; /* where pv_fiber_run() was called */
     void *map;         /* the stack's mapping: a guard page, then the stack */
     void (*fn)(void *arg);
     void *arg;
@@ -118,6 +215,18 @@ stack_put(void *map)
 
 /* ---- switching ----------------------------------------------------------- */
 
+static void *
+stack_bottom(const struct pv_fiber *f)
+{
+    return (char *)f->map + guard_size();
+}
+
+static size_t
+stack_usable(void)
+{
+    return STACK_SIZE - 64; /* stack_put()'s link lives in the top bytes */
+}
+
 static void
 trampoline(void)
 {
@@ -132,7 +241,8 @@ trampoline(void)
     /* NULL: this fiber's fake stack may go, it never runs again. */
     __sanitizer_start_switch_fiber(NULL, f->caller_bottom, f->caller_size);
 #endif
-    swapcontext(&f->ctx, &f->caller);
+    ctx_switch(&f->ctx, &f->caller);
+    abort(); /* a finished fiber is never switched to */
 }
 
 int
@@ -142,19 +252,16 @@ pv_fiber_new(void (*fn)(void *arg), void *arg, struct pv_fiber **out)
 
     if (f == NULL)
         return PV_ENOMEM;
-    if ((f->map = stack_get()) == NULL || getcontext(&f->ctx) != 0) {
+    f->fn = fn;
+    f->arg = arg;
+    /* The top of the stack is left alone: stack_put() keeps the pool's link there. */
+    if ((f->map = stack_get()) == NULL ||
+        ctx_make(&f->ctx, stack_bottom(f), stack_usable(), trampoline) != 0) {
         if (f->map)
             stack_put(f->map);
         free(f);
         return PV_ENOMEM;
     }
-    f->fn = fn;
-    f->arg = arg;
-    /* Leave the top word alone: stack_put() keeps the pool's link there. */
-    f->ctx.uc_stack.ss_sp = (char *)f->map + guard_size();
-    f->ctx.uc_stack.ss_size = STACK_SIZE - sizeof(struct stack);
-    f->ctx.uc_link = NULL;
-    makecontext(&f->ctx, trampoline, 0);
     *out = f;
     return 0;
 }
@@ -180,9 +287,9 @@ pv_fiber_run(struct pv_fiber *f)
         return 1;
     current = f;
 #ifdef PV_ASAN
-    __sanitizer_start_switch_fiber(&fake, f->ctx.uc_stack.ss_sp, f->ctx.uc_stack.ss_size);
+    __sanitizer_start_switch_fiber(&fake, stack_bottom(f), stack_usable());
 #endif
-    swapcontext(&f->caller, &f->ctx);
+    ctx_switch(&f->caller, &f->ctx);
 #ifdef PV_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -216,7 +323,7 @@ pv_fiber_park(void (*then)(void *arg), void *arg)
 #ifdef PV_ASAN
     __sanitizer_start_switch_fiber(&f->fake_stack, f->caller_bottom, f->caller_size);
 #endif
-    swapcontext(&f->ctx, &f->caller);
+    ctx_switch(&f->ctx, &f->caller);
 #ifdef PV_ASAN
     __sanitizer_finish_switch_fiber(f->fake_stack, &f->caller_bottom, &f->caller_size);
 #endif
