@@ -30,6 +30,7 @@
 
 #include "base/fiber.h"
 #include "http/http_int.h"
+#include "http/parse.h"
 
 #define DISCARD_MAX (16u * 1024 * 1024) /* body bytes read past a limit before hanging up */
 
@@ -171,25 +172,9 @@ check_headers(struct pv_req *r, const char *method, const char *url)
 static int
 parse_body(struct pv_req *r)
 {
-    json_error_t jerr;
-
     if (r->route->max_body == 0)
         return 0;
-    if (r->body.len == 0) {
-        r->call.detail = "this route needs a JSON object as its body";
-        return PV_EINVAL;
-    }
-    /* jerr quotes the input: it is never logged nor returned. */
-    r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (r->json == NULL) {
-        r->call.detail = "the body is not well-formed JSON";
-        return PV_EJSON;
-    }
-    if (!json_is_object(r->json)) {
-        r->call.detail = "the body must be a JSON object";
-        return PV_EINVAL;
-    }
-    return 0;
+    return pv_http_json_body(r->body.data, r->body.len, &r->json, &r->call.detail);
 }
 
 static int

@@ -88,10 +88,13 @@ body_each(const struct pv_buf *body,
           int (*cb)(const char *name, size_t nlen, const unsigned char *s, size_t len, void *arg),
           void *arg)
 {
-    const unsigned char *p = (const unsigned char *)body->data, *end = p + body->len;
+    const unsigned char *p = (const unsigned char *)body->data, *end;
     size_t n, len;
     int rc;
 
+    if (body->len == 0)
+        return 0; /* a record without fields: its buffer may never have been allocated */
+    end = p + body->len;
     while (p < end) {
         n = p[0];
         if ((size_t)(end - p) < 5 + n)
