@@ -65,7 +65,9 @@ pv_audit_hash(const unsigned char prev[PV_HASH_BYTES], const struct pv_audit_row
 void
 pv_checkpoint_message(const struct pv_checkpoint *k, unsigned char out[PV_CHECKPOINT_MSG_BYTES])
 {
-    memcpy(out, "pv-checkpoint-1\0", 16);
+    static const unsigned char tag[16] = "pv-checkpoint-1"; /* the NUL is the 16th byte */
+
+    memcpy(out, tag, sizeof tag);
     put64(out + 16, k->seq);
     put64(out + 24, k->ts_ms);
     memcpy(out + 32, k->hash, PV_HASH_BYTES);
@@ -96,7 +98,7 @@ fail(struct verify *v, int64_t seq, const char *fmt, ...)
 
     v->rep->bad_seq = seq;
     va_start(ap, fmt);
-    vsnprintf(v->rep->problem, sizeof v->rep->problem, fmt, ap);
+    (void)vsnprintf(v->rep->problem, sizeof v->rep->problem, fmt, ap);
     va_end(ap);
     return PV_ETAMPER;
 }

@@ -122,8 +122,9 @@ run_batch(struct pv_audit *a, struct job *batch)
         rc = pv_store_commit(a->w);
     if (rc != 0) {
         char code[16];
-        snprintf(code, sizeof code, "%d", rc);
-        pv_log(PV_LOG_ERROR, "audit.commit_failed", "error", pv_strerror(rc), "code", code, NULL);
+        (void)snprintf(code, sizeof code, "%d", rc);
+        pv_log(PV_LOG_ERROR, "audit.commit_failed", "error", pv_strerror(rc), "code", code,
+               (char *)NULL);
         pv_store_rollback(a->w);
         a->seq = seq0;
         a->last_checkpoint = cp0;

@@ -94,8 +94,8 @@ ctx_switch(struct ctx *save, struct ctx *load)
 static int
 ctx_make(struct ctx *c, void *stack, size_t size, void (*entry)(void))
 {
-    uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
-    uint64_t *sp = (uint64_t *)top;
+    char *end = (char *)stack + size;
+    uint64_t *sp = (uint64_t *)(void *)(end - ((uintptr_t)end & 15)); /* 16-byte aligned */
 
     *--sp = 0;
     *--sp = (uint64_t)(uintptr_t)entry;

@@ -35,16 +35,19 @@ pv_cmd_audit_verify(int argc, char **argv)
         dir = optarg;
     }
     if (dir == NULL || optind != argc) {
-        fprintf(stderr, "usage: phivault audit verify --data DIR\n");
+        (void)fprintf(stderr, "usage: phivault audit verify --data DIR\n");
         return 2;
     }
-    snprintf(path, sizeof path, "%s/%s", dir, PV_FILE_AUDIT_PUB);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, PV_FILE_AUDIT_PUB) >= sizeof path) {
+        (void)fprintf(stderr, "phivault: the data directory's path is too long\n");
+        return 2;
+    }
     if ((rc = pv_sig_load_public(path, pk)) != 0) {
-        fprintf(stderr, "%s: cannot read the audit public key (%s)\n", path, pv_strerror(rc));
+        (void)fprintf(stderr, "%s: cannot read the audit public key (%s)\n", path, pv_strerror(rc));
         return 1;
     }
     if ((rc = pv_store_open(dir, &s)) != 0 || (rc = pv_store_conn_open(s, 0, &c)) != 0) {
-        fprintf(stderr, "%s: cannot open the store (%s)\n", dir, pv_strerror(rc));
+        (void)fprintf(stderr, "%s: cannot open the store (%s)\n", dir, pv_strerror(rc));
         pv_store_close(s);
         return 1;
     }
@@ -59,7 +62,7 @@ pv_cmd_audit_verify(int argc, char **argv)
         return 1;
     }
     if (rc != 0) {
-        fprintf(stderr, "%s: cannot read the audit log (%s)\n", dir, pv_strerror(rc));
+        (void)fprintf(stderr, "%s: cannot read the audit log (%s)\n", dir, pv_strerror(rc));
         return 1;
     }
     printf("audit log intact: %lld entries, %lld signatures checked\n", (long long)rep.entries,

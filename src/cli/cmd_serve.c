@@ -47,14 +47,14 @@ pv_cmd_serve(int argc, char **argv)
             break;
         case 't':
             if (pv_parse_i64(optarg, 1, 1024, &n) != 0) {
-                fprintf(stderr, "phivault: --threads takes 1 to 1024\n");
+                (void)fprintf(stderr, "phivault: --threads takes 1 to 1024\n");
                 return 2;
             }
             sc.threads = (unsigned)n;
             break;
         case 's':
-            if (pv_parse_i64(optarg, 1, 30 * 86400, &n) != 0) {
-                fprintf(stderr, "phivault: --session-ttl takes 1 to 2592000 seconds\n");
+            if (pv_parse_i64(optarg, 1, INT64_C(30) * 86400, &n) != 0) {
+                (void)fprintf(stderr, "phivault: --session-ttl takes 1 to 2592000 seconds\n");
                 return 2;
             }
             vc.session_ttl_s = n;
@@ -64,8 +64,8 @@ pv_cmd_serve(int argc, char **argv)
         }
     }
     if (vc.dir == NULL || optind != argc) {
-        fprintf(stderr, "usage: phivault serve --data DIR [--listen ADDR:PORT] [--threads N] "
-                        "[--session-ttl SECONDS] [--log-requests]\n");
+        (void)fprintf(stderr, "usage: phivault serve --data DIR [--listen ADDR:PORT] [--threads N] "
+                              "[--session-ttl SECONDS] [--log-requests]\n");
         return 2;
     }
     /* Every thread created from here on leaves these signals to sigwait(). */
@@ -73,30 +73,30 @@ pv_cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
 
-    pv_buf_init(&errors, 64 * 1024);
+    pv_buf_init(&errors, (size_t)64 * 1024);
     rc = pv_vault_open(&vc, &v, &errors);
     if (rc != 0) {
-        fputs(errors.data ? errors.data : "", stderr);
-        fprintf(stderr, "phivault: cannot open %s (%s)\n", vc.dir, pv_strerror(rc));
+        (void)fputs(errors.data ? errors.data : "", stderr);
+        (void)fprintf(stderr, "phivault: cannot open %s (%s)\n", vc.dir, pv_strerror(rc));
         pv_buf_fini(&errors);
         return 1;
     }
     pv_buf_fini(&errors);
     pv_server_config_defaults(&sc);
-    if ((rc = pv_server_start(v, &sc, &srv)) != 0) {
-        fprintf(stderr, "phivault: cannot listen on %s\n", sc.listen);
+    if (pv_server_start(v, &sc, &srv) != 0) {
+        (void)fprintf(stderr, "phivault: cannot listen on %s\n", sc.listen);
         pv_vault_close(v);
         return 1;
     }
-    snprintf(port, sizeof port, "%u", pv_server_port(srv));
+    (void)snprintf(port, sizeof port, "%u", pv_server_port(srv));
     pv_log(PV_LOG_INFO, "server.listening", "listen", sc.listen, "port", port, "policy",
-           pv_vault_policy(v)->version, NULL);
+           pv_vault_policy(v)->version, (char *)NULL);
     sigwait(&set, &sig);
-    pv_log(PV_LOG_INFO, "server.stopping", NULL);
+    pv_log(PV_LOG_INFO, "server.stopping", (char *)NULL);
     pv_server_stop(srv);
     pv_vault_close(v);
-    pv_log(PV_LOG_INFO, "server.stopped", NULL);
+    pv_log(PV_LOG_INFO, "server.stopped", (char *)NULL);
     return 0;
 }

@@ -22,9 +22,9 @@ static const struct command commands[] = {
 static int
 usage(void)
 {
-    fprintf(stderr, "usage: phivault COMMAND ...\n");
+    (void)fprintf(stderr, "usage: phivault COMMAND ...\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(stderr, "  phivault %s\n", commands[i].usage);
+        (void)fprintf(stderr, "  phivault %s\n", commands[i].usage);
     return 2;
 }
 
@@ -48,6 +48,6 @@ main(int argc, char **argv)
             return c->run(argc - 2, argv + 2);
         }
     }
-    fprintf(stderr, "phivault: unknown command '%s'\n", argv[1]);
+    (void)fprintf(stderr, "phivault: unknown command '%s'\n", argv[1]);
     return usage();
 }

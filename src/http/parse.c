@@ -109,7 +109,10 @@ decode(const char *src, size_t n, char *dst, size_t *outlen)
             dst[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {
-            dst[o++] = src[i] == '+' ? ' ' : src[i];
+            char c = src[i];
+            if (c == '+')
+                c = ' ';
+            dst[o++] = c;
         }
     }
     dst[o] = '\0';
@@ -133,7 +136,7 @@ pv_form_parse(const char *body, size_t len, const struct pv_form_limits *limits,
     size_t max_name = limits && limits->max_name ? limits->max_name : PV_FORM_MAX_NAME;
     size_t max_value = limits && limits->max_value ? limits->max_value : PV_FORM_MAX_VALUE;
     struct pv_form f = {NULL, 0, NULL, 0};
-    const char *p = body, *end = body + len, *amp, *eq;
+    const char *p, *end = body + len, *amp, *eq;
     size_t used = 0, nlen, vlen;
     int count = 0, rc = 0;
 

@@ -32,7 +32,9 @@
 #include "http/http_int.h"
 #include "http/parse.h"
 
-#define DISCARD_MAX (16u * 1024 * 1024) /* body bytes read past a limit before hanging up */
+#define DISCARD_MAX                                                                                \
+    ((size_t)16 * 1024 * 1024) /* body bytes read past a limit before hanging up                   \
+                                */
 
 struct pv_server {
     struct MHD_Daemon *mhd;
@@ -124,10 +126,10 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
     ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     if (srv->log_requests) {
-        snprintf(ms, sizeof ms, "%lld", (long long)(pv_mono_ms() - r->t0));
-        snprintf(st, sizeof st, "%d", resp->status);
+        (void)snprintf(ms, sizeof ms, "%lld", (long long)(pv_mono_ms() - r->t0));
+        (void)snprintf(st, sizeof st, "%d", resp->status);
         pv_log(PV_LOG_INFO, "http.request", "method", r->route ? r->route->method : "-", "route",
-               r->route ? r->route->pattern : "-", "status", st, "ms", ms, NULL);
+               r->route ? r->route->pattern : "-", "status", st, "ms", ms, (char *)NULL);
     }
     return ret;
 }
@@ -226,9 +228,9 @@ answer(struct pv_server *srv, struct conn_req *cr)
             rc = PV_ESTORE;
         if (pv_problem_status(rc) >= 500) {
             char code[16];
-            snprintf(code, sizeof code, "%d", rc);
+            (void)snprintf(code, sizeof code, "%d", rc);
             pv_log(PV_LOG_ERROR, "http.error", "route", r->route->pattern, "error", pv_strerror(rc),
-                   "code", code, NULL);
+                   "code", code, (char *)NULL);
         }
         return send_problem(srv, r, rc);
     }
@@ -366,7 +368,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     pv_strlcpy(msg, fmt, sizeof msg);
     n = strcspn(msg, "\n");
     msg[n] = '\0';
-    pv_log(PV_LOG_WARN, "http.mhd", "message", msg, NULL);
+    pv_log(PV_LOG_WARN, "http.mhd", "message", msg, (char *)NULL);
 }
 
 static int
@@ -442,7 +444,7 @@ pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in, struc
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (s->mhd == NULL) {
         pthread_mutex_destroy(&s->live_mu);

@@ -19,7 +19,7 @@
 #include "policy/policy_int.h"
 
 #define MAX_ERRORS 100
-#define MAX_POLICY_BYTES (1024 * 1024)
+#define MAX_POLICY_BYTES ((size_t)1024 * 1024)
 
 struct ctx {
     const char *name; /* file name for messages */
@@ -434,7 +434,7 @@ load_categories(struct ctx *c, const node_t *m)
 
         if (key == NULL || pv_policy_category(p, key) >= 0)
             continue;
-        snprintf(what, sizeof what, "category %s", key);
+        (void)snprintf(what, sizeof what, "category %s", key);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, keys, what);
@@ -481,7 +481,7 @@ load_collections(struct ctx *c, const node_t *m)
 
         if (name == NULL || pv_policy_collection(p, name) >= 0)
             continue;
-        snprintf(what, sizeof what, "collection %s", name);
+        (void)snprintf(what, sizeof what, "collection %s", name);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, NULL, what);
@@ -531,7 +531,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
     char what[128];
     node_t *v;
 
-    snprintf(what, sizeof what, "role %s", r->name);
+    (void)snprintf(what, sizeof what, "role %s", r->name);
     if (!want_map(c, vn, what))
         return;
     check_keys(c, vn, keys, what);
@@ -653,7 +653,7 @@ load_purposes(struct ctx *c, const node_t *m)
 
         if (key == NULL || pv_policy_purpose(p, key) >= 0)
             continue;
-        snprintf(what, sizeof what, "purpose %s", key);
+        (void)snprintf(what, sizeof what, "purpose %s", key);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, keys, what);
@@ -722,7 +722,7 @@ load_recipients(struct ctx *c, const node_t *m)
 
         if (key == NULL)
             continue;
-        snprintf(what, sizeof what, "recipient %s", key);
+        (void)snprintf(what, sizeof what, "recipient %s", key);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, keys, what);
@@ -870,7 +870,7 @@ pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy
     c.name = name;
     c.errors = errors;
     if (len > MAX_POLICY_BYTES) {
-        err(&c, NULL, "expected a policy of at most %d bytes", MAX_POLICY_BYTES);
+        err(&c, NULL, "expected a policy of at most %zu bytes", MAX_POLICY_BYTES);
         return PV_EPOLICY;
     }
     if ((c.a = pv_arena_new()) == NULL)
@@ -936,9 +936,9 @@ pv_policy_load(const char *path, struct pv_policy **out, struct pv_buf *errors)
         rc = pv_buf_append(&text, chunk, n);
     if (rc == 0 && ferror(f))
         rc = PV_EIO;
-    fclose(f);
+    (void)fclose(f);
     if (rc == PV_ETOOBIG && errors)
-        pv_buf_printf(errors, "%s:1:1: expected a policy of at most %d bytes\n", path,
+        pv_buf_printf(errors, "%s:1:1: expected a policy of at most %zu bytes\n", path,
                       MAX_POLICY_BYTES);
     if (rc == 0)
         rc = pv_policy_parse(path, text.data ? text.data : "", text.len, out, errors);

@@ -113,7 +113,8 @@ struct pv_right {
     int days;         /* deadline */
 };
 
-struct pv_policy {
+/* Fields follow the sections of the file; one policy per process, so padding is no concern. */
+struct pv_policy { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     int format;
     char version[PV_POLICY_VERSION_LEN + 1];
     char effective[11]; /* YYYY-MM-DD */

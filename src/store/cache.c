@@ -48,7 +48,7 @@ static const struct {
     size_t key_size, val_size, nslots;
 } shapes[PV_CACHE_KINDS] = {
     [PV_CACHE_SESSION] = {PV_HASH_BYTES, sizeof(struct pv_cache_session), 2048},
-    [PV_CACHE_ASSIGN] = {2 * PV_ID_MAX, 1, 16384},
+    [PV_CACHE_ASSIGN] = {(size_t)2 * PV_ID_MAX, 1, 16384},
     [PV_CACHE_SUBJECT] = {PV_ID_MAX, sizeof(struct pv_subject), 8192},
     [PV_CACHE_KEY] = {PV_ID_MAX, sizeof(struct pv_subject_key), 8192},
 };

@@ -125,9 +125,9 @@ map_rc(sqlite3 *db, int rc, const char *what)
     case SQLITE_NOMEM:
         return PV_ENOMEM;
     default:
-        snprintf(code, sizeof code, "%d", sqlite3_extended_errcode(db));
+        (void)snprintf(code, sizeof code, "%d", sqlite3_extended_errcode(db));
         pv_log(PV_LOG_ERROR, "store.sqlite", "op", what, "code", code, "error", sqlite3_errstr(rc),
-               NULL);
+               (char *)NULL);
         return PV_ESTORE;
     }
 }

@@ -175,7 +175,7 @@ int pv_store_assign_get(struct pv_conn *c, const char *subject_id, const char *u
 
 /* ---- records -------------------------------------------------------------------- */
 
-#define PV_RECORD_BODY_MAX (1024 * 1024)
+#define PV_RECORD_BODY_MAX ((size_t)1024 * 1024)
 
 struct pv_record {
     char id[PV_ID_MAX];

@@ -118,8 +118,8 @@ pv_store_subject_get(struct pv_conn *c, const char *id, struct pv_subject *out)
     PREP(c, &q_subject_get, st);
     pv_stmt_text(st, 1, id);
     rc = pv_stmt_step(st);
+    memset(&s, 0, sizeof s);
     if (rc == PV_ROW) {
-        memset(&s, 0, sizeof s);
         rc = pv_col_copy(st, 0, s.id, sizeof s.id);
         if (rc == 0)
             rc = pv_col_copy(st, 1, s.status, sizeof s.status);

@@ -75,6 +75,7 @@ one_user(struct pv_stmt *st, struct pv_user *out)
     struct pv_user u;
     int rc = pv_stmt_step(st);
 
+    memset(&u, 0, sizeof u);
     if (rc == PV_ROW)
         rc = row_to_user(st, 0, &u);
     else if (rc == 0)
@@ -183,8 +184,9 @@ pv_store_session_get(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
     PREP(c, &q_session_get, st);
     pv_stmt_blob(st, 1, hash, PV_HASH_BYTES);
     rc = pv_stmt_step(st);
+    memset(&s, 0, sizeof s);
+    memset(&u, 0, sizeof u);
     if (rc == PV_ROW) {
-        memset(&s, 0, sizeof s);
         memcpy(s.token_hash, hash, PV_HASH_BYTES);
         rc = pv_col_copy(st, 0, s.id, sizeof s.id);
         if (rc == 0)

@@ -18,6 +18,7 @@
 #include "audit/audit.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,24 +35,17 @@ static unsigned char pk[PV_SIGN_PK_BYTES];
 static void
 check(int ok, const char *what)
 {
-    if (!ok) {
-        fprintf(stderr, "fuzz_audit_log: %s\n", what);
-        abort();
-    }
+    fuzz_check(ok, "fuzz_audit_log", what);
 }
 
 static void
 cleanup(void)
 {
-    char cmd[128];
-
     pv_store_conn_close(rd);
     pv_store_conn_close(w);
     pv_store_close(store);
     pv_signer_free(signer);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "fuzz_audit_log: could not remove %s\n", dir);
+    fuzz_rm_tree(dir);
 }
 
 int
@@ -62,17 +56,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     check(pv_crypto_init(1) == 0, "libsodium");
-    /* tmpfs when there is one: the fsyncs of every input cost nothing there. */
-    snprintf(dir, sizeof dir, "%s/pvfuzz.XXXXXX",
-             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    check(mkdtemp(dir) != NULL, "mkdtemp");
-    snprintf(key, sizeof key, "%s/audit.key", dir);
-    snprintf(pub, sizeof pub, "%s/audit.pub", dir);
+    fuzz_temp_dir(dir);
+    fuzz_fmt(key, sizeof key, "%s/audit.key", dir);
+    fuzz_fmt(pub, sizeof pub, "%s/audit.pub", dir);
     check(pv_signer_create(key, pub) == 0 && pv_signer_load(key, &signer) == 0, "audit key");
     pv_signer_public(signer, pk);
     check(pv_store_open(dir, &store) == 0, "store");
     check(pv_store_conn_open(store, 1, &w) == 0 && pv_store_conn_open(store, 0, &rd) == 0, "conns");
-    atexit(cleanup);
+    check(atexit(cleanup) == 0, "atexit");
     return 0;
 }
 
@@ -174,16 +165,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     j = 1 + (n ? byte(&in) % n : 0);
     switch (kind) {
     case 1:
-        snprintf(sql, sizeof sql, "UPDATE audit SET reason = reason || 'x' WHERE seq = %u", i);
+        fuzz_fmt(sql, sizeof sql, "UPDATE audit SET reason = reason || 'x' WHERE seq = %u", i);
         tampered = tamper(sql);
         break;
     case 2:
-        snprintf(sql, sizeof sql, "DELETE FROM audit WHERE seq = %u", i);
+        fuzz_fmt(sql, sizeof sql, "DELETE FROM audit WHERE seq = %u", i);
         tampered = tamper(sql);
         break;
     case 3:
         if (i != j) {
-            snprintf(sql, sizeof sql,
+            fuzz_fmt(sql, sizeof sql,
                      "UPDATE audit SET seq = -1 WHERE seq = %u; UPDATE audit SET seq = %u WHERE seq"
                      " = %u; UPDATE audit SET seq = %u WHERE seq = -1",
                      i, i, j, j);
@@ -191,7 +182,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     case 4:
-        snprintf(sql, sizeof sql, "UPDATE audit SET hash = zeroblob(32) WHERE seq = %u", i);
+        fuzz_fmt(sql, sizeof sql, "UPDATE audit SET hash = zeroblob(32) WHERE seq = %u", i);
         tampered = tamper(sql);
         break;
     case 5:
@@ -201,7 +192,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tampered = tamper("UPDATE audit_head SET sig = zeroblob(64)");
         break;
     case 7:
-        snprintf(sql, sizeof sql, "UPDATE audit_checkpoints SET sig = zeroblob(64) WHERE seq = %u",
+        fuzz_fmt(sql, sizeof sql, "UPDATE audit_checkpoints SET sig = zeroblob(64) WHERE seq = %u",
                  i);
         tampered = tamper(sql);
         break;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
+
 #include "crypto/crypto.h"
 #include "policy/policy.h"
 
@@ -22,10 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 check(int ok, const char *what)
 {
-    if (!ok) {
-        fprintf(stderr, "fuzz_policy: %s\n", what);
-        abort();
-    }
+    fuzz_check(ok, "fuzz_policy", what);
 }
 
 int
@@ -100,7 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pv_buf errors;
     int rc;
 
-    pv_buf_init(&errors, 1024 * 1024);
+    pv_buf_init(&errors, (size_t)1024 * 1024);
     rc = pv_policy_parse("fuzz.yaml", (const char *)data, size, &p, &errors);
     if (rc == 0) {
         check(p != NULL && strlen(p->version) == PV_POLICY_VERSION_LEN, "no version");

@@ -18,6 +18,7 @@
 
 #include "http/parse.h"
 #include "vault/vault.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,21 +33,14 @@ static char subject[PV_ID_MAX], visit[PV_ID_MAX], profile[PV_ID_MAX];
 static void
 check(int ok, const char *what)
 {
-    if (!ok) {
-        fprintf(stderr, "fuzz_request_json: %s\n", what);
-        abort();
-    }
+    fuzz_check(ok, "fuzz_request_json", what);
 }
 
 static void
 cleanup(void)
 {
-    char cmd[128];
-
     pv_vault_close(v);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "fuzz_request_json: could not remove %s\n", dir);
+    fuzz_rm_tree(dir);
 }
 
 /* Log in as name and fill who from the session. */
@@ -120,14 +114,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     check(pv_crypto_init(2) == 0, "libsodium");
-    snprintf(dir, sizeof dir, "%s/pvfuzz.XXXXXX",
-             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    check(mkdtemp(dir) != NULL, "mkdtemp");
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    fuzz_temp_dir(dir);
+    fuzz_fmt(data_dir, sizeof data_dir, "%s/data", dir);
     check(pv_vault_init(data_dir, PV_SOURCE_DIR "/policies/example.yaml", PASSWORD, NULL) == 0,
           "init");
     check(pv_vault_open(&cfg, &v, NULL) == 0, "open");
-    atexit(cleanup);
+    check(atexit(cleanup) == 0, "atexit");
     login("admin", &admin);
     user(&admin, "staff1", "staff", &staff);
     user(&admin, "prov1", "provider", &prov);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
+
 #include "base/base.h"
 #include "http/parse.h"
 
@@ -19,10 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 check(int ok, const char *what)
 {
-    if (!ok) {
-        fprintf(stderr, "fuzz_sms_form: %s\n", what);
-        abort();
-    }
+    fuzz_check(ok, "fuzz_sms_form", what);
 }
 
 /* Percent-encode everything but RFC 3986's unreserved characters. */
@@ -56,7 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check(f.n >= 0 && f.n <= PV_FORM_MAX_FIELDS, "too many fields accepted");
-    pv_buf_init(&again, 16 * 1024 * 1024);
+    pv_buf_init(&again, (size_t)16 * 1024 * 1024);
     for (int i = 0; i < f.n; i++) {
         size_t nlen = strlen(f.fields[i].name);
         check(nlen > 0 && nlen <= PV_FORM_MAX_NAME, "a name out of bounds");

@@ -24,7 +24,7 @@ static void
 entry(struct pv_audit_row *r, int i, char reason[32])
 {
     memset(r, 0, sizeof *r);
-    snprintf(reason, 32, "r%d", i);
+    test_snprintf(reason, 32, "r%d", i);
     r->actor = i % 2 ? "usr_a" : "usr_b";
     r->role = "provider";
     r->action = "record.read";
@@ -43,9 +43,9 @@ setup(void **state)
     static char reason[100][32];
 
     make_temp_dir(f->dir);
-    snprintf(f->key, sizeof f->key, "%s/audit.key", f->dir);
-    snprintf(f->pub, sizeof f->pub, "%s/audit.pub", f->dir);
-    snprintf(f->db, sizeof f->db, "%s/phivault.db", f->dir);
+    test_snprintf(f->key, sizeof f->key, "%s/audit.key", f->dir);
+    test_snprintf(f->pub, sizeof f->pub, "%s/audit.pub", f->dir);
+    test_snprintf(f->db, sizeof f->db, "%s/phivault.db", f->dir);
     assert_int_equal(pv_signer_create(f->key, f->pub), 0);
     assert_int_equal(pv_sig_load_public(f->pub, f->pk), 0);
     assert_int_equal(pv_store_open(f->dir, &f->store), 0);
