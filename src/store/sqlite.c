@@ -20,6 +20,13 @@
  * transaction ends the kinds it wrote are dropped from the caches. Writes
  * made by another process are noticed through PRAGMA data_version when the
  * writer begins its next transaction, and drop every cache.
+ *
+ * Checkpoints: a writer does not copy the WAL back into the database in its
+ * own commits (SQLite's automatic checkpoint would, every 1000 pages, in
+ * whichever commit crossed the line: a pause for every request of that
+ * batch). Its WAL hook instead wakes the store's checkpoint thread, which
+ * runs PASSIVE checkpoints on a connection of its own while the writer and
+ * the readers go on.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -53,6 +60,8 @@ struct sq_conn {
     struct sq_conn *next, *prev; /* the store's list of open connections */
 };
 
+#define CHECKPOINT_FRAMES 2000 /* WAL frames (8 MiB) that wake the checkpoint thread */
+
 struct sq_store {
     struct pv_store base;
     char db_path[4096];
@@ -61,6 +70,12 @@ struct sq_store {
     pthread_mutex_t mu;
     struct sq_conn *conns;
     struct pv_cache *cache;
+    /* the checkpoint thread; ckpt_mu guards the flags below */
+    pthread_t ckpt_thread;
+    int ckpt_started;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int ckpt_wanted, ckpt_stop;
 };
 
 static const char schema[] =
@@ -215,6 +230,25 @@ conn_close(struct pv_conn *c)
     free(q);
 }
 
+/* A writer's commit left frames in the WAL: past the mark, wake the checkpoint thread. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct sq_store *s = arg;
+
+    if (!s->ckpt_started) {
+        /* No thread (yet, or it could not start): checkpoint here, as SQLite itself would. */
+        if (frames >= 1000)
+            (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (frames >= CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_wanted = 1;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
 static int
 conn_setup(struct sq_conn *q)
 {
@@ -232,6 +266,8 @@ conn_setup(struct sq_conn *q)
         return map_rc(q->db, rc, "attach");
     if (q->writer) {
         sqlite3_set_authorizer(q->db, authorizer, q);
+        /* Replaces SQLite's automatic checkpoint (see the top of this file). */
+        sqlite3_wal_hook(q->db, wal_hook, q->store);
         rc = exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
                             "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
                             "PRAGMA foreign_keys=OFF;");
@@ -285,6 +321,38 @@ tls_destroy(void *p)
     conn_close(p);
 }
 
+/* The checkpoint thread: a PASSIVE checkpoint of every database each time it is woken. */
+static void *
+checkpointer(void *arg)
+{
+    struct sq_store *s = arg;
+    struct pv_conn *c = NULL;
+    int rc;
+
+    if (conn_open(&s->base, 1, &c) != 0)
+        pv_log(PV_LOG_ERROR, "store.checkpointer", "error", "cannot open a connection",
+               (char *)NULL);
+    pthread_mutex_lock(&s->ckpt_mu);
+    for (;;) {
+        while (!s->ckpt_wanted && !s->ckpt_stop)
+            pthread_cond_wait(&s->ckpt_cv, &s->ckpt_mu);
+        if (s->ckpt_stop)
+            break;
+        s->ckpt_wanted = 0;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        if (c != NULL) {
+            rc = sqlite3_wal_checkpoint_v2(((struct sq_conn *)c)->db, NULL,
+                                           SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+                map_rc(((struct sq_conn *)c)->db, rc, "checkpoint");
+        }
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    conn_close(c);
+    return NULL;
+}
+
 static void
 store_close(struct pv_store *store)
 {
@@ -292,6 +360,15 @@ store_close(struct pv_store *store)
 
     if (s == NULL)
         return;
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_stop = 1;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+        pthread_join(s->ckpt_thread, NULL);
+    }
+    pthread_mutex_destroy(&s->ckpt_mu);
+    pthread_cond_destroy(&s->ckpt_cv);
     pthread_key_delete(s->tls);
     while (s->conns)
         conn_close(&s->conns->base);
@@ -318,9 +395,13 @@ store_open(const char *dir, struct pv_store **out)
         return PV_EINVAL;
     }
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
     if (pv_cache_new(&s->cache) != 0 || pthread_key_create(&s->tls, tls_destroy) != 0) {
         pv_cache_free(s->cache);
         pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->ckpt_mu);
+        pthread_cond_destroy(&s->ckpt_cv);
         free(s);
         return PV_ENOMEM;
     }
@@ -330,6 +411,8 @@ store_open(const char *dir, struct pv_store **out)
     if (rc == 0)
         rc = exec(w, schema);
     conn_close(w);
+    if (rc == 0 && pthread_create(&s->ckpt_thread, NULL, checkpointer, s) == 0)
+        s->ckpt_started = 1;
     if (rc != 0) {
         store_close(&s->base);
         return rc;
