@@ -35,7 +35,11 @@ struct pv_audit;
 /* Makes a write on the committer's connection; 0 or a pv_err. */
 typedef int (*pv_apply_fn)(struct pv_conn *w, void *arg);
 
-/* Start the committer on store, signing with the key at signing_key_path. */
+/*
+ * Start the committer on store, signing with the key at signing_key_path.
+ * PV_EBUSY if another committer (in this or another process) holds the
+ * log: the key file is locked while a committer runs.
+ */
 int pv_audit_open(struct pv_store *store, const char *signing_key_path, struct pv_audit **out);
 /* Finish every queued job, stop the committer, free a. */
 void pv_audit_close(struct pv_audit *a);

@@ -14,11 +14,15 @@
  * whose thread's reader connection has a statement open falls back to
  * blocking, so no other fiber of that thread can disturb the statement.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "base/fiber.h"
@@ -41,6 +45,7 @@ struct pv_audit {
     struct pv_store *store;
     struct pv_conn *w;
     struct pv_signer *signer;
+    int lock_fd; /* holds an exclusive lock on the signing key: one committer per log */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* the committer waits for jobs */
@@ -183,7 +188,18 @@ pv_audit_open(struct pv_store *store, const char *signing_key_path, struct pv_au
         return PV_ENOMEM;
     a->store = store;
     a->tail = &a->head;
-    rc = pv_signer_load(signing_key_path, &a->signer);
+    /*
+     * Two committers on one log would both append after the same entry. The
+     * lock is on the key file, which every data directory has; the kernel
+     * releases it when the process ends, however it ends.
+     */
+    rc = 0;
+    if ((a->lock_fd = open(signing_key_path, O_RDONLY | O_CLOEXEC)) < 0)
+        rc = PV_EIO;
+    else if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? PV_EBUSY : PV_EIO;
+    if (rc == 0)
+        rc = pv_signer_load(signing_key_path, &a->signer);
     if (rc == 0)
         rc = pv_store_conn_open(store, 1, &a->w);
     if (rc == 0)
@@ -206,6 +222,8 @@ pv_audit_open(struct pv_store *store, const char *signing_key_path, struct pv_au
     if (rc != 0) {
         pv_store_conn_close(a->w);
         pv_signer_free(a->signer);
+        if (a->lock_fd >= 0)
+            close(a->lock_fd);
         free(a);
         return rc;
     }
@@ -228,6 +246,7 @@ pv_audit_close(struct pv_audit *a)
     pv_store_checkpoint(a->w);
     pv_store_conn_close(a->w);
     pv_signer_free(a->signer);
+    close(a->lock_fd);
     free(a);
 }
 

@@ -32,6 +32,13 @@
 #include "http/http_int.h"
 #include "http/parse.h"
 
+/*
+ * Each connection's memory pool: headers and the piece of body being read.
+ * libmicrohttpd zeroes the pool for every request, so it is kept at the
+ * library's default: ample for any header block (bodies stream through our
+ * own buffers, piece by piece).
+ */
+#define POOL_BYTES ((size_t)32 * 1024)
 #define DISCARD_MAX                                                                                \
     ((size_t)16 * 1024 * 1024) /* body bytes read past a limit before hanging up                   \
                                 */
@@ -444,7 +451,7 @@ pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in, struc
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+        POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (s->mhd == NULL) {
         pthread_mutex_destroy(&s->live_mu);

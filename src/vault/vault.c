@@ -286,7 +286,9 @@ pv_vault_open(const struct pv_vault_config *cfg, struct pv_vault **out, struct p
         pv_buf_printf(errors, "%s: cannot open the store (%s)\n", v->dir, pv_strerror(rc));
     if (rc == 0 && (rc = path_join(path, sizeof path, v->dir, PV_FILE_AUDIT_KEY)) == 0 &&
         (rc = pv_audit_open(v->store, path, &v->audit)) != 0 && errors)
-        pv_buf_printf(errors, "%s: cannot open the audit log (%s)\n", v->dir, pv_strerror(rc));
+        pv_buf_printf(errors, "%s: cannot open the audit log (%s)\n", v->dir,
+                      rc == PV_EBUSY ? "another phivault process is using this data directory"
+                                     : pv_strerror(rc));
     if (rc == 0) {
         /* The policy in force and the system key, recorded and audited once. */
         memset(&row, 0, sizeof row);
