@@ -6,7 +6,7 @@ LISTEN  ?= 127.0.0.1:8700
 POLICY  ?= policies/example.yaml
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test sanitize clean
+.PHONY: all deps build run test sanitize check fuzz bench clean
 
 all: build
 
@@ -31,5 +31,18 @@ sanitize:
 	@cmake --build $(BUILD)-asan -j $(JOBS) -- --no-print-directory
 	@cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS)
 
+# Static checks: banned functions, clang-tidy and cppcheck, each with nothing to report.
+check:
+	@BUILD=$(BUILD) JOBS=$(JOBS) scripts/check
+
+# Each libFuzzer target for FUZZ_SECONDS (default 60) on its seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@BUILD_FUZZ=$(BUILD)-fuzz JOBS=$(JOBS) scripts/fuzz $(FUZZ_SECONDS)
+
+# The benchmark: seeds its data sets (minutes), prints every figure of docs/performance.md.
+bench:
+	@BUILD=$(BUILD) bench/run
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
