@@ -263,7 +263,7 @@ main(int argc, char **argv)
     pv_progress_start(&bar, "seeding");
     while (th && atomic_load(&s.done) < s.total && !atomic_load(&s.failed)) {
         pv_progress_update(&bar, atomic_load(&s.done), s.total);
-        (void)nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+        (void)nanosleep(&(struct timespec){0, 100000000L}, NULL); /* 0.1 s */
     }
     for (long i = 0; th && i < threads; i++)
         if (th[i])

@@ -81,5 +81,15 @@ struct pv_audit_report {
 int pv_audit_verify(struct pv_conn *c, const unsigned char pk[PV_SIGN_PK_BYTES],
                     struct pv_audit_report *rep,
                     void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
+/*
+ * The same for the log of store s, checked in `threads` ranges at once, each
+ * on a connection of its own (every link is checked on its own, so the result
+ * is the same: the smallest bad entry any range finds). threads <= 0: one per
+ * CPU for a large log, one for a small one. progress is called from the
+ * calling thread only.
+ */
+int pv_audit_verify_store(struct pv_store *s, int threads, const unsigned char pk[PV_SIGN_PK_BYTES],
+                          struct pv_audit_report *rep,
+                          void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
 
 #endif

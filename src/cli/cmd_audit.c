@@ -23,7 +23,6 @@ pv_cmd_audit_verify(int argc, char **argv)
     struct pv_audit_report rep;
     struct pv_progress bar;
     struct pv_store *s = NULL;
-    struct pv_conn *c = NULL;
     const char *dir = NULL;
     char path[4200];
     int ch, rc;
@@ -46,15 +45,14 @@ pv_cmd_audit_verify(int argc, char **argv)
         (void)fprintf(stderr, "%s: cannot read the audit public key (%s)\n", path, pv_strerror(rc));
         return 1;
     }
-    if ((rc = pv_store_open(dir, &s)) != 0 || (rc = pv_store_conn_open(s, 0, &c)) != 0) {
+    if ((rc = pv_store_open(dir, &s)) != 0) {
         (void)fprintf(stderr, "%s: cannot open the store (%s)\n", dir, pv_strerror(rc));
         pv_store_close(s);
         return 1;
     }
     pv_progress_start(&bar, "verifying");
-    rc = pv_audit_verify(c, pk, &rep, progress, &bar);
+    rc = pv_audit_verify_store(s, 0, pk, &rep, progress, &bar);
     pv_progress_end(&bar);
-    pv_store_conn_close(c);
     pv_store_close(s);
     if (rc == PV_ETAMPER) {
         printf("audit log FAILED verification: %s\n", rep.problem);
