@@ -353,6 +353,10 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
             break;
         }
     }
+    if (f->birth_date_change && !pv_purpose_covers(u, "user.demographic.date_of_birth")) {
+        deny(d, PV_EDENIED, "purpose-excludes-field");
+        return;
+    }
     if (f->action == PV_ACT_ENROLL) {
         if (f->policy_version == NULL || strcmp(f->policy_version, p->version) != 0) {
             deny(d, PV_EPOLICYVER, "policy-not-accepted");

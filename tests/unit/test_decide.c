@@ -228,6 +228,8 @@ static const struct xrow xrows[] = {
      "permit", NULL, 0},
     {"staff", "operations", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=13", 1, 0, "permit",
      NULL, 0},
+    {"staff", "payment", PV_ACT_UPDATE, "profile", "", "dob-change=30", 0, PV_EDENIED,
+     "purpose-excludes-field", NULL, 0},
     {"provider", "treatment", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=11", 0,
      PV_EDENIED, "not-assigned", NULL, 0},
     /* profile visibility: every provider reads the profile but contact details, for treatment */
