@@ -27,8 +27,11 @@ read_pem(const char *path, int secret)
     if (secret) {
         rc = pv_secret_file_read(path, buf, PEM_MAX, &n);
         if (rc != 0) {
-            fprintf(stderr, "phivault: %s: cannot read the TLS key (%s%s)\n", path, pv_strerror(rc),
-                    rc == PV_EIO ? "; it must exist and be readable by its owner alone" : "");
+            fprintf(stderr, "phivault: %s: cannot read the TLS key (%s)\n", path,
+                    rc == PV_EINVAL      ? "it must be a file readable by its owner alone (chmod "
+                                           "600), of at most 256 KiB"
+                    : rc == PV_ENOTFOUND ? "no such file"
+                                         : pv_strerror(rc));
             free(buf);
             return NULL;
         }
