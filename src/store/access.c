@@ -14,8 +14,9 @@ static struct pv_sql q_guardian_get =
            " WHERE subject_id = ? AND user_id = ?");
 static struct pv_sql q_guardian_consent =
     PV_SQL("SELECT 1 FROM guardians WHERE subject_id = ? AND verification <> '' LIMIT 1");
-static struct pv_sql q_status =
-    PV_SQL("UPDATE subjects SET status = ?, updated = ? WHERE id = ? AND status <> 'erased'");
+/* Restriction moves a subject between active and restricted only (never out of erased). */
+static struct pv_sql q_status = PV_SQL("UPDATE subjects SET status = ?, updated = ? WHERE id = ?"
+                                       " AND status IN ('active', 'restricted')");
 static struct pv_sql q_birth =
     PV_SQL("UPDATE subjects SET birth_date = ?, updated = ? WHERE id = ? AND status <> 'erased'");
 static struct pv_sql q_vis_on =

@@ -312,7 +312,8 @@ int pv_store_guardian_get(struct pv_conn *c, const char *subject_id, const char 
 /* 0 if a guardian of the subject gave verified parental consent, PV_ENOTFOUND if none did. */
 int pv_store_guardian_consent(struct pv_conn *c, const char *subject_id);
 
-/* A subject's status (active, restricted, erased) and sealed birth date. */
+/* A subject's status, between active and restricted (PV_ENOTFOUND for a subject in any
+ * other), and their sealed birth date (PV_ENOTFOUND once erased). */
 int pv_store_subject_set_status(struct pv_conn *c, const char *id, const char *status, int64_t now);
 int pv_store_subject_set_birth_date(struct pv_conn *c, const char *id, const unsigned char *sealed,
                                     size_t len, int64_t now);

@@ -63,7 +63,7 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
 {
     const struct pv_policy *p = v->policy;
     const struct pv_actor *act = call->actor;
-    int purpose = call->purpose ? pv_policy_purpose(p, call->purpose) : -1, rc;
+    int purpose = call->purpose ? pv_policy_purpose(p, call->purpose) : -1, rc, known;
     struct pv_guardian g;
     struct pv_subject s;
     struct pv_conn *c;
@@ -102,33 +102,35 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
         *exists = rc == 0 && strcmp(s.status, "erased") != 0;
         f->restricted = *exists && strcmp(s.status, "restricted") == 0;
     }
+    /* A subject being enrolled has no grants, guardians or age on record yet. */
+    known = *exists && a->action != PV_ACT_ENROLL;
     scope = p->roles[f->role].scope;
     if (scope == PV_SCOPE_ASSIGNED) {
         rc = pv_store_assign_get(c, a->subject, act->user_id);
         if (rc != 0 && rc != PV_ENOTFOUND)
             return rc;
         f->assigned = rc == 0;
-        if (!f->assigned && *exists && purpose >= 0 && purpose == p->break_glass.purpose) {
+        if (!f->assigned && known && purpose >= 0 && purpose == p->break_glass.purpose) {
             rc = pv_store_grant_active(c, a->subject, act->user_id, pv_now_ms());
             if (rc != 0 && rc != PV_ENOTFOUND)
                 return rc;
             f->break_glass = rc == 0;
         }
-        if (!f->assigned && *exists && a->action == PV_ACT_READ && a->collection == v->profile) {
+        if (!f->assigned && known && a->action == PV_ACT_READ && a->collection == v->profile) {
             rc = pv_store_visibility_get(c, a->subject);
             if (rc != 0 && rc != PV_ENOTFOUND)
                 return rc;
             f->profile_visible = rc == 0;
         }
     }
-    if (scope == PV_SCOPE_SELF && !f->self && *exists && !act->key) {
+    if (scope == PV_SCOPE_SELF && !f->self && known && !act->key) {
         rc = pv_store_guardian_get(c, a->subject, act->user_id, &g);
         if (rc != 0 && rc != PV_ENOTFOUND)
             return rc;
         f->guardian = rc == 0;
     }
     /* The age: for the minors rules, and because a guardian's authority ends at adulthood. */
-    if (*exists && a->action != PV_ACT_ENROLL && (f->guardian || p->minors.features)) {
+    if (known && (f->guardian || p->minors.features)) {
         if ((rc = pv_subject_age(v, c, &s, &f->subject_age)) != 0)
             return rc;
         f->subject_age_known = 1;

@@ -176,14 +176,12 @@ pv_vault_login(struct pv_vault *v, struct pv_call *call, const char *client, con
     }
 
     memset(&l, 0, sizeof l);
-    /* The second factor, for the roles the policy names. */
+    /* The second factor: required of the roles the policy names, and of anyone who enrolled one. */
     mfa = (p->auth.mfa_roles & (1u << role)) != 0;
-    if (mfa) {
-        rc = pv_store_totp_get(c, u.id, &t);
-        if (rc != 0 && rc != PV_ENOTFOUND)
-            return rc;
-        enrolled = rc == 0 && t.confirmed;
-    }
+    rc = pv_store_totp_get(c, u.id, &t);
+    if (rc != 0 && rc != PV_ENOTFOUND)
+        return rc;
+    enrolled = rc == 0 && t.confirmed;
     if (enrolled && code == NULL) {
         rc = pv_account_audit(v, &who, "auth.login", "", 0, "mfa-required", NULL, NULL);
         call->detail = "this account logs in with a code from its authenticator: send totp";

@@ -83,7 +83,7 @@ test('login then needs the current code, and each code works once', async () => 
   assert.equal((await login('admin', ADMIN_PASSWORD, 'abcdef')).status, 401);
   srv.advance(30);
   const admin = (await login('admin', ADMIN_PASSWORD, code(secrets.admin))).json.token;
-  for (const [name, role] of [['staff1', 'staff'], ['pat1', 'patient']]) {
+  for (const [name, role] of [['staff1', 'staff'], ['pat1', 'patient'], ['pat2', 'patient']]) {
     const u = await c.req('POST', '/v1/users', { token: admin, json: { username: name, password: PASSWORD(name), role } });
     assert.equal(u.status, 201);
   }
@@ -92,6 +92,10 @@ test('login then needs the current code, and each code works once', async () => 
   assert.equal(pat.status, 200);
   assert.equal(pat.json.mfa_enrollment_required, false);
   assert.equal((await c.req('GET', '/v1/policy')).json.authentication.mfa.includes('patient'), false);
+  // Anyone who chose to enroll a second factor logs in with it from then on.
+  await enroll('pat2', (await login('pat2', PASSWORD('pat2'))).json.token);
+  assert.equal((await login('pat2', PASSWORD('pat2'))).json.type, '/problems/mfa-required');
+  assert.equal((await login('pat2', PASSWORD('pat2'), code(secrets.pat2))).status, 200);
 });
 
 test('an administrator resets a lost factor, which also ends that user\'s sessions', async () => {
