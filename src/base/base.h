@@ -49,7 +49,9 @@ enum pv_err {
     PV_ECONFLICT = -24,  /* the request conflicts with current state */
     PV_ETAMPER = -25,    /* the audit log fails verification */
     PV_EUNAVAIL = -26,   /* the service is shutting down or not ready */
-    PV_ERR_COUNT_ = 27
+    PV_ETHROTTLE = -27,  /* too many failed attempts; try again later */
+    PV_EMFA = -28,       /* a second factor is required */
+    PV_ERR_COUNT_ = 29
 };
 
 /* A static English sentence for err; never NULL. */

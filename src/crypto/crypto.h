@@ -158,4 +158,35 @@ int pv_secret_file_write(const char *path, const void *p, size_t n);
  */
 int pv_secret_file_read(const char *path, unsigned char *out, size_t cap, size_t *len);
 
+/* ---- second factors and service keys (credentials.c) --------------------------- */
+
+/*
+ * TOTP, RFC 6238: HMAC-SHA-256 (libsodium offers no SHA-1; RFC 6238 defines
+ * the SHA-256 variant), 6 digits, 30-second steps. Authenticator apps are
+ * told so by the otpauth URI's algorithm=SHA256.
+ */
+#define PV_TOTP_SECRET_BYTES 32
+#define PV_TOTP_DIGITS 6
+#define PV_TOTP_STEP_S 30
+#define PV_BASE32_MAX(n) (((n)*8 + 4) / 5 + 1)
+
+void pv_totp_secret_new(unsigned char out[PV_TOTP_SECRET_BYTES]);
+/* The code of a time step (seconds since the epoch / 30) as a number below 10^digits. */
+uint32_t pv_totp_code(const unsigned char *secret, size_t len, int64_t step, int digits);
+/*
+ * Check a 6-digit code against the steps around now_s (one step either way,
+ * for clock drift), accepting only steps after last_step so that a code is
+ * never used twice. On a match *step is the step matched; else PV_ELOGIN.
+ */
+int pv_totp_verify(const unsigned char *secret, size_t len, const char *code, int64_t now_s,
+                   int64_t last_step, int64_t *step);
+/* RFC 4648 base32 without padding; cap must hold PV_BASE32_MAX(n). */
+int pv_base32_encode(const unsigned char *in, size_t n, char *out, size_t cap);
+
+/* Service API keys: "pvk_" + 43 base64url characters; stored only as their hashes. */
+#define PV_APIKEY_LEN 47
+void pv_apikey_new(char out[PV_APIKEY_LEN + 1]);
+/* The stored form of a key; PV_EINVAL if it is not a well-formed key. */
+int pv_apikey_hash(const char *key, unsigned char out[PV_HASH_BYTES]);
+
 #endif

@@ -38,7 +38,7 @@ static json_t *
 policy_json(const struct pv_policy *p)
 {
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
-    static const char *const powers[] = {"users", "audit", "assign"};
+    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict"};
     json_t *cats = json_object(), *cols = json_object(), *roles = json_object();
     json_t *purposes = json_object(), *recips = json_object(), *rights = json_object(), *j;
 
@@ -100,6 +100,7 @@ policy_json(const struct pv_policy *p)
                   "categories", cats, "collections", cols, "roles", roles, "purposes", purposes,
                   "consents", str_list(p->consents, p->nconsents), "recipients", recips, "rights",
                   rights);
+    pv_policy_access_json(p, j);
     if (j && p->sms.program)
         json_object_set_new(
             j, "communications",

@@ -49,6 +49,7 @@ struct pv_req {
     struct pv_actor actor;
     struct pv_call call;
     int64_t t0;
+    char client[64]; /* the client's address (an IPv6 one by its /64), for login throttling */
 };
 
 extern const struct pv_route pv_routes[];
@@ -87,5 +88,23 @@ int pv_h_record_get(struct pv_req *r, struct pv_resp *out);
 int pv_h_record_update(struct pv_req *r, struct pv_resp *out);
 int pv_h_record_delete(struct pv_req *r, struct pv_resp *out);
 int pv_h_audit(struct pv_req *r, struct pv_resp *out);
+/* Who acts for whom, and credentials (h_access.c). */
+int pv_h_birth_date(struct pv_req *r, struct pv_resp *out);
+int pv_h_visibility(struct pv_req *r, struct pv_resp *out);
+int pv_h_restrict(struct pv_req *r, struct pv_resp *out);
+int pv_h_unrestrict(struct pv_req *r, struct pv_resp *out);
+int pv_h_break_glass(struct pv_req *r, struct pv_resp *out);
+int pv_h_review_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_review_close(struct pv_req *r, struct pv_resp *out);
+int pv_h_key_create(struct pv_req *r, struct pv_resp *out);
+int pv_h_key_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_key_revoke(struct pv_req *r, struct pv_resp *out);
+int pv_h_totp_begin(struct pv_req *r, struct pv_resp *out);
+int pv_h_totp_confirm(struct pv_req *r, struct pv_resp *out);
+int pv_h_totp_reset(struct pv_req *r, struct pv_resp *out);
+int pv_h_logout_all(struct pv_req *r, struct pv_resp *out);
+int pv_h_user_sessions_end(struct pv_req *r, struct pv_resp *out);
+/* The policy's rules on who acts for whom, added to the policy's JSON. */
+void pv_policy_access_json(const struct pv_policy *p, json_t *j);
 
 #endif

@@ -28,6 +28,27 @@ const struct pv_route pv_routes[] = {
     {"DELETE", "/v1/subjects/{id}/records/{collection}/{rid}", pv_h_record_delete, PV_AUTH_DATA, 0,
      "record.delete"},
     {"GET", "/v1/audit", pv_h_audit, PV_AUTH_USER, 0, NULL},
+    /* who acts for whom */
+    {"PUT", "/v1/subjects/{id}/birth-date", pv_h_birth_date, PV_AUTH_DATA, 4 * KB,
+     "subject.birth_date"},
+    {"PUT", "/v1/subjects/{id}/profile-visibility", pv_h_visibility, PV_AUTH_DATA, 4 * KB,
+     "subject.visibility"},
+    {"POST", "/v1/subjects/{id}/restriction", pv_h_restrict, PV_AUTH_DATA, 0, "subject.restrict"},
+    {"DELETE", "/v1/subjects/{id}/restriction", pv_h_unrestrict, PV_AUTH_DATA, 0,
+     "subject.unrestrict"},
+    {"POST", "/v1/subjects/{id}/break-glass", pv_h_break_glass, PV_AUTH_DATA, 4 * KB,
+     "break-glass.open"},
+    {"GET", "/v1/reviews", pv_h_review_list, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/reviews/{id}/close", pv_h_review_close, PV_AUTH_USER, 4 * KB, NULL},
+    /* credentials */
+    {"POST", "/v1/keys", pv_h_key_create, PV_AUTH_USER, 4 * KB, NULL},
+    {"GET", "/v1/keys", pv_h_key_list, PV_AUTH_USER, 0, NULL},
+    {"DELETE", "/v1/keys/{id}", pv_h_key_revoke, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/auth/totp", pv_h_totp_begin, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/auth/totp/confirm", pv_h_totp_confirm, PV_AUTH_USER, 4 * KB, NULL},
+    {"DELETE", "/v1/auth/sessions", pv_h_logout_all, PV_AUTH_USER, 0, NULL},
+    {"DELETE", "/v1/users/{id}/totp", pv_h_totp_reset, PV_AUTH_USER, 0, NULL},
+    {"DELETE", "/v1/users/{id}/sessions", pv_h_user_sessions_end, PV_AUTH_USER, 0, NULL},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);
@@ -82,4 +103,16 @@ pv_route_match(const char *method, const char *path, struct pv_req *r)
         other_method = 1;
     }
     return other_method ? PV_EMETHOD : PV_ENOROUTE;
+}
+
+const char *
+pv_http_route(size_t i, const char **method, const char **auth)
+{
+    static const char *const auths[] = {"none", "bearer", "bearer+purpose"};
+
+    if (i >= pv_nroutes)
+        return NULL;
+    *method = pv_routes[i].method;
+    *auth = auths[pv_routes[i].auth];
+    return pv_routes[i].pattern;
 }

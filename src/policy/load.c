@@ -518,7 +518,7 @@ static const struct pv_role known_roles[] = {
     {"patient", PV_SCOPE_SELF, 0},
     {"provider", PV_SCOPE_ASSIGNED, 0},
     {"staff", PV_SCOPE_ALL, PV_POWER_ASSIGN},
-    {"privacy_officer", PV_SCOPE_ALL, PV_POWER_AUDIT},
+    {"privacy_officer", PV_SCOPE_ALL, PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT},
     {"admin", PV_SCOPE_NONE, PV_POWER_USERS},
 };
 
@@ -527,7 +527,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
 {
     static const char *const keys[] = {"scope", "powers", NULL};
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
-    static const char *const powers[] = {"users", "audit", "assign"};
+    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict"};
     char what[128];
     node_t *v;
 
@@ -556,7 +556,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
                     break;
             if (j == PV_ARRAY_LEN(powers))
                 err(c, node(c, v->data.sequence.items.start[i]),
-                    "expected users, audit or assign for a power");
+                    "expected users, audit, assign, review or restrict for a power");
             else
                 r->powers |= 1u << j;
         }
@@ -803,13 +803,262 @@ load_communications(struct ctx *c, const node_t *m)
     }
 }
 
+/* ---- who may act for whom: minors, visibility, restriction, break-glass, sessions ---- */
+
+#define DEFAULT_ADULT_AGE 18
+#define DEFAULT_CONSENT_AGE 13 /* COPPA: younger children need verified parental consent */
+#define DEFAULT_SESSION_S (8 * 3600)
+#define DEFAULT_USER_FAILURES 5
+#define DEFAULT_ADDRESS_FAILURES 20
+#define DEFAULT_FAILURE_WINDOW_S (15 * 60)
+#define MAX_SPAN_S (7 * 86400)
+
+/* The rules a policy gets when it says nothing: no minors features, no break-glass. */
+static void
+access_defaults(struct pv_policy *p)
+{
+    p->minors.adult_age = DEFAULT_ADULT_AGE;
+    p->minors.consent_age = DEFAULT_CONSENT_AGE;
+    p->minors.guardian_age = DEFAULT_ADULT_AGE;
+    p->break_glass.purpose = -1;
+    p->auth.lifetime_s = DEFAULT_SESSION_S;
+    p->auth.max_user_failures = DEFAULT_USER_FAILURES;
+    p->auth.max_address_failures = DEFAULT_ADDRESS_FAILURES;
+    p->auth.failure_window_s = DEFAULT_FAILURE_WINDOW_S;
+}
+
+/* "90s", "30m", "4h", "1d": a span of time in seconds, from 1 second to 7 days. */
+static int
+get_span(struct ctx *c, const node_t *n, const char *what, int64_t *out)
+{
+    static const struct {
+        char unit;
+        int64_t s;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    const char *s = sval(n);
+    char num[8];
+    size_t len = s ? strlen(s) : 0;
+    int64_t v;
+
+    if (len >= 2 && len - 1 < sizeof num) {
+        memcpy(num, s, len - 1);
+        num[len - 1] = '\0';
+        for (size_t i = 0; i < PV_ARRAY_LEN(units); i++)
+            if (s[len - 1] == units[i].unit && pv_parse_i64(num, 1, MAX_SPAN_S, &v) == 0 &&
+                v * units[i].s <= MAX_SPAN_S) {
+                *out = v * units[i].s;
+                return 1;
+            }
+    }
+    err(c, n, "expected a duration such as 30m, 4h or 1d (at most 7d) for %s", what);
+    return 0;
+}
+
+/* A list of purpose names, as purpose indices. */
+static int *
+get_purposes(struct ctx *c, const node_t *n, const char *what, int *count)
+{
+    int nn, *out;
+    const char **names = get_list(c, n, what, 'n', &nn);
+
+    *count = 0;
+    if (names == NULL || (out = alloc(c, sizeof *out * (size_t)(nn + 1))) == NULL)
+        return NULL;
+    for (int i = 0; i < nn; i++) {
+        int u = pv_policy_purpose(c->p, names[i]);
+        if (u < 0)
+            err(c, node(c, n->data.sequence.items.start[i]),
+                "purpose '%s' is not declared under purposes", names[i]);
+        else
+            out[(*count)++] = u;
+    }
+    return out;
+}
+
+/* A list of role names, as a mask. */
+static uint32_t
+get_roles(struct ctx *c, const node_t *n, const char *what)
+{
+    int nn;
+    const char **names = get_list(c, n, what, 'n', &nn);
+    uint32_t m = 0;
+
+    for (int i = 0; names && i < nn; i++) {
+        int ri = pv_policy_role(c->p, names[i]);
+        if (ri < 0)
+            err(c, node(c, n->data.sequence.items.start[i]),
+                "role '%s' is not declared under roles", names[i]);
+        else
+            m |= 1u << ri;
+    }
+    return m;
+}
+
+static void
+load_minors(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"adult_age",
+                                       "parental_consent_age",
+                                       "guardian_enrollment",
+                                       "guardian_minimum_age",
+                                       "features",
+                                       NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+    int n;
+
+    if (!want_map(c, m, "minors"))
+        return;
+    check_keys(c, m, keys, "minors");
+    if ((v = get(c, m, "adult_age")))
+        get_int(c, v, 1, 120, "minors.adult_age", &p->minors.adult_age);
+    if ((v = get(c, m, "parental_consent_age")) &&
+        get_int(c, v, 0, 120, "minors.parental_consent_age", &p->minors.consent_age) &&
+        p->minors.consent_age > p->minors.adult_age)
+        err(c, v, "expected parental_consent_age to be at most adult_age (%d)",
+            p->minors.adult_age);
+    if ((v = get(c, m, "guardian_enrollment")))
+        get_bool(c, v, "minors.guardian_enrollment", &p->minors.guardian_enrollment);
+    if ((v = get(c, m, "guardian_minimum_age")) &&
+        get_int(c, v, 1, 120, "minors.guardian_minimum_age", &p->minors.guardian_age) &&
+        p->minors.guardian_age < p->minors.adult_age)
+        err(c, v,
+            "expected guardian_minimum_age to be at least adult_age (%d): a guardian is an adult",
+            p->minors.adult_age);
+    if ((v = get(c, m, "features"))) {
+        const char **names = get_list(c, v, "minors.features", 'n', &n);
+        if (names && (p->minors.features = alloc(c, sizeof(int) * (size_t)(n + 1))) != NULL) {
+            for (int i = 0; i < n; i++) {
+                int ci = pv_policy_collection(p, names[i]);
+                if (ci < 0)
+                    err(c, node(c, v->data.sequence.items.start[i]),
+                        "collection '%s' is not declared under collections", names[i]);
+                else
+                    p->minors.features[p->minors.nfeatures++] = ci;
+            }
+        }
+    }
+}
+
+static void
+load_visibility(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"roles", "purposes", "withheld", NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+
+    if (!want_map(c, m, "profile_visibility"))
+        return;
+    check_keys(c, m, keys, "profile_visibility");
+    if ((v = need(c, m, "roles", "profile_visibility"))) {
+        p->visibility.roles = get_roles(c, v, "profile_visibility.roles");
+        for (int i = 0; i < p->nroles; i++)
+            if ((p->visibility.roles & (1u << i)) && p->roles[i].scope != PV_SCOPE_ASSIGNED)
+                err(c, v,
+                    "role '%s' does not act on assigned subjects; profile visibility opens "
+                    "profiles to roles of scope assigned",
+                    p->roles[i].name);
+    }
+    if ((v = need(c, m, "purposes", "profile_visibility")))
+        p->visibility.purposes =
+            get_purposes(c, v, "profile_visibility.purposes", &p->visibility.npurposes);
+    if ((v = get(c, m, "withheld")))
+        p->visibility.withheld =
+            get_list(c, v, "profile_visibility.withheld", 'c', &p->visibility.nwithheld);
+}
+
+static void
+load_restriction(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"purposes", NULL};
+    node_t *v;
+
+    if (!want_map(c, m, "restriction"))
+        return;
+    check_keys(c, m, keys, "restriction");
+    if ((v = need(c, m, "purposes", "restriction")))
+        c->p->restriction.purposes =
+            get_purposes(c, v, "restriction.purposes", &c->p->restriction.npurposes);
+}
+
+static void
+load_break_glass(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"purpose", "duration", NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+    const char *s;
+
+    if (!want_map(c, m, "break_glass"))
+        return;
+    check_keys(c, m, keys, "break_glass");
+    if ((v = need(c, m, "purpose", "break_glass")) && (s = get_name(c, v, "break_glass.purpose"))) {
+        if ((p->break_glass.purpose = pv_policy_purpose(p, s)) < 0)
+            err(c, v, "purpose '%s' is not declared under purposes", s);
+    }
+    if ((v = need(c, m, "duration", "break_glass")))
+        get_span(c, v, "break_glass.duration", &p->break_glass.duration_s);
+}
+
+static void
+load_authentication(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"mfa",
+                                       "idle_timeout",
+                                       "session_lifetime",
+                                       "max_failures_per_user",
+                                       "max_failures_per_address",
+                                       "failure_window",
+                                       NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+
+    if (!want_map(c, m, "authentication"))
+        return;
+    check_keys(c, m, keys, "authentication");
+    if ((v = get(c, m, "mfa")))
+        p->auth.mfa_roles = get_roles(c, v, "authentication.mfa");
+    if ((v = get(c, m, "idle_timeout")))
+        get_span(c, v, "authentication.idle_timeout", &p->auth.idle_s);
+    if ((v = get(c, m, "session_lifetime")))
+        get_span(c, v, "authentication.session_lifetime", &p->auth.lifetime_s);
+    if ((v = get(c, m, "max_failures_per_user")))
+        get_int(c, v, 1, 1000, "authentication.max_failures_per_user", &p->auth.max_user_failures);
+    if ((v = get(c, m, "max_failures_per_address")))
+        get_int(c, v, 1, 100000, "authentication.max_failures_per_address",
+                &p->auth.max_address_failures);
+    if ((v = get(c, m, "failure_window")))
+        get_span(c, v, "authentication.failure_window", &p->auth.failure_window_s);
+}
+
+/* The sections on who may act for whom; they name purposes, so they come after them. */
+static void
+load_access_rules(struct ctx *c, const node_t *root)
+{
+    node_t *v;
+
+    if (root == NULL || root->type != YAML_MAPPING_NODE)
+        return;
+    if ((v = get(c, root, "minors")))
+        load_minors(c, v);
+    if ((v = get(c, root, "profile_visibility")))
+        load_visibility(c, v);
+    if ((v = get(c, root, "restriction")))
+        load_restriction(c, v);
+    if ((v = get(c, root, "break_glass")))
+        load_break_glass(c, v);
+    if ((v = get(c, root, "authentication")))
+        load_authentication(c, v);
+}
+
 static void
 load_root(struct ctx *c, node_t *root)
 {
-    static const char *const keys[] = {"phivault",   "organization", "effective", "minimum_age",
-                                       "categories", "collections",  "roles",     "purposes",
-                                       "consents",   "recipients",   "rights",    "communications",
-                                       NULL};
+    static const char *const keys[] = {
+        "phivault",    "organization",   "effective", "minimum_age",        "categories",
+        "collections", "roles",          "purposes",  "consents",           "recipients",
+        "rights",      "communications", "minors",    "profile_visibility", "restriction",
+        "break_glass", "authentication", NULL};
     struct pv_policy *p = c->p;
     node_t *v;
     int y, mo, d;
@@ -855,6 +1104,7 @@ load_root(struct ctx *c, node_t *root)
         load_rights(c, v);
     if ((v = get(c, root, "communications")))
         load_communications(c, v);
+    load_access_rules(c, root);
 }
 
 int
@@ -883,6 +1133,7 @@ pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy
     c.p->arena = c.a;
     c.p->source = pv_arena_strndup(c.a, text, len);
     c.p->source_len = len;
+    access_defaults(c.p);
     if (c.p->source == NULL || !yaml_parser_initialize(&parser)) {
         pv_arena_free(c.a);
         return PV_ENOMEM;

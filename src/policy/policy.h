@@ -40,9 +40,11 @@ enum pv_scope {
 
 /* Powers beyond data access. */
 enum pv_power {
-    PV_POWER_USERS = 1u << 0,  /* create and list user accounts */
-    PV_POWER_AUDIT = 1u << 1,  /* search the audit log */
-    PV_POWER_ASSIGN = 1u << 2, /* assign providers to subjects */
+    PV_POWER_USERS = 1u << 0,    /* create and list user accounts */
+    PV_POWER_AUDIT = 1u << 1,    /* search the audit log */
+    PV_POWER_ASSIGN = 1u << 2,   /* assign providers to subjects */
+    PV_POWER_REVIEW = 1u << 3,   /* review break-glass accesses and close them with a finding */
+    PV_POWER_RESTRICT = 1u << 4, /* restrict and lift restriction of processing for people */
 };
 
 struct pv_role {
@@ -146,6 +148,39 @@ struct pv_policy {
     char *source; /* the file's bytes, NUL-terminated */
     size_t source_len;
     struct pv_arena *arena; /* owns every string and array above */
+
+    /* ---- who may act for whom (docs/policy.md: minors ... authentication) ---- */
+    struct {
+        int adult_age;           /* below it a person is a minor (default 18) */
+        int consent_age;         /* below it data is held only with verified parental consent */
+        int guardian_enrollment; /* a guardian may enroll a minor below minimum_age */
+        int guardian_age;        /* the youngest a guardian may be (default 18) */
+        int *features;           /* collections minors may use (the profile always); NULL: all */
+        int nfeatures;
+    } minors;
+    struct {
+        uint32_t roles; /* roles that may read a visible profile without assignment */
+        int *purposes;  /* ...for these purposes (indices); none: visibility is off */
+        int npurposes;
+        const char **withheld; /* category prefixes never shown this way */
+        int nwithheld;
+    } visibility;
+    struct {
+        int *purposes; /* purposes still allowed on a restricted subject's data */
+        int npurposes;
+    } restriction;
+    struct {
+        int purpose;        /* the emergency purpose; -1: no break-glass access */
+        int64_t duration_s; /* how long an opened record stays open */
+    } break_glass;
+    struct {
+        uint32_t mfa_roles;       /* roles that log in with a TOTP second factor */
+        int64_t idle_s;           /* idle timeout of a session; 0: none */
+        int64_t lifetime_s;       /* absolute session lifetime */
+        int max_user_failures;    /* failed logins per user in a window before 429 */
+        int max_address_failures; /* failed logins per client address in a window */
+        int64_t failure_window_s; /* the window */
+    } auth;
 };
 
 /*
@@ -174,14 +209,18 @@ int pv_purpose_covers(const struct pv_purpose *u, const char *key);
 /* ---- decisions ---------------------------------------------------------- */
 
 enum pv_action {
-    PV_ACT_READ,   /* one record or a subject's profile */
-    PV_ACT_LIST,   /* records of a collection */
-    PV_ACT_CREATE, /* a new record */
-    PV_ACT_UPDATE, /* change fields of a record */
-    PV_ACT_DELETE, /* remove a record */
-    PV_ACT_ENROLL, /* a new subject with their profile */
-    PV_ACT_LOOKUP, /* find subjects by an indexed profile field */
-    PV_ACT_ASSIGN, /* assign a provider to a subject */
+    PV_ACT_READ,        /* one record or a subject's profile */
+    PV_ACT_LIST,        /* records of a collection */
+    PV_ACT_CREATE,      /* a new record */
+    PV_ACT_UPDATE,      /* change fields of a record */
+    PV_ACT_DELETE,      /* remove a record */
+    PV_ACT_ENROLL,      /* a new subject with their profile */
+    PV_ACT_LOOKUP,      /* find subjects by an indexed profile field */
+    PV_ACT_ASSIGN,      /* assign a provider to a subject */
+    PV_ACT_BREAK_GLASS, /* open an unassigned subject's record in an emergency */
+    PV_ACT_RESTRICT,    /* restrict processing of a subject's data */
+    PV_ACT_UNRESTRICT,  /* lift that restriction */
+    PV_ACT_VISIBILITY,  /* make one's profile viewable by providers, or stop */
     PV_ACT_COUNT_
 };
 
@@ -201,7 +240,20 @@ struct pv_facts {
     int has_subject;            /* enroll: the actor already has a subject of their own */
     uint64_t consents;          /* bit i: consent kind i is held by the subject */
     const char *policy_version; /* enroll: the version the person accepted */
-    int age;                    /* enroll: the person's age in whole years */
+    int age;                    /* enroll, birth-date change: the person's age in whole years */
+    /* who acts for whom */
+    int guardian;          /* the actor is a guardian of this subject */
+    int subject_age_known; /* subject_age holds the subject's age (needed by the minors rules) */
+    int subject_age;       /* the subject's age in whole years */
+    int restricted;        /* the subject has restricted processing of their data */
+    int profile_visible;   /* the subject made their profile viewable by providers */
+    int break_glass;       /* the actor holds an unexpired break-glass grant on this subject */
+    int key;               /* the actor is a service API key... */
+    int key_purpose;       /* ...whose purposes include the one asked for */
+    int enroll_guardian;   /* enroll: a guardian enrolls the person and will act for them */
+    int guardian_age;      /* enroll: that guardian's age in whole years */
+    int parental_consent;  /* enroll, birth-date change: verified parental consent is held */
+    int birth_date_change; /* update: the birth date changes; age is the new age */
 };
 
 struct pv_decision {
@@ -210,9 +262,14 @@ struct pv_decision {
     const char *reason; /* a stable code: "permit", "not-assigned", ... */
     int purpose;        /* purpose index, -1 if none matched */
     uint64_t fields;    /* read: fields to return; write: fields the purpose covers */
+    int erase;          /* permit of a birth-date change that shows a child under the parental
+                           consent age without verified consent: the subject is to be erased */
 };
 
 void pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_decision *d);
+
+/* Whether purpose index u is among the n purpose indices of list. */
+int pv_purpose_listed(const int *list, int n, int u);
 
 /* Mask of the fields of collection c that purpose u covers. */
 uint64_t pv_purpose_fields(const struct pv_policy *p, const struct pv_purpose *u,

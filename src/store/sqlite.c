@@ -84,7 +84,29 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS keys.subject_keys(subject_id TEXT NOT NULL,"
     " version INTEGER NOT NULL, master_version INTEGER NOT NULL, wrapped BLOB NOT NULL,"
     " created INTEGER NOT NULL, PRIMARY KEY(subject_id, version)) WITHOUT ROWID;"
-    "INSERT INTO meta(key, value) VALUES('schema', '1') ON CONFLICT(key) DO NOTHING;";
+    "INSERT INTO meta(key, value) VALUES('schema', '1') ON CONFLICT(key) DO NOTHING;"
+    /* Who acts for whom: guardians, visibility, break-glass; credentials: keys, TOTP, activity. */
+    "CREATE TABLE IF NOT EXISTS guardians(subject_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " relationship TEXT NOT NULL, verification TEXT NOT NULL, created INTEGER NOT NULL,"
+    " PRIMARY KEY(subject_id, user_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS profile_visibility(subject_id TEXT PRIMARY KEY,"
+    " since INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS break_glass(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL, opened INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " reason BLOB NOT NULL, state TEXT NOT NULL, finding TEXT NOT NULL, note BLOB,"
+    " closed_by TEXT NOT NULL, closed_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS break_glass_by_grant ON break_glass(subject_id, user_id, expires);"
+    "CREATE INDEX IF NOT EXISTS break_glass_by_state ON break_glass(state, opened);"
+    "CREATE TABLE IF NOT EXISTS api_keys(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " key_hash BLOB NOT NULL UNIQUE, roles TEXT NOT NULL, purposes TEXT NOT NULL,"
+    " created INTEGER NOT NULL, created_by TEXT NOT NULL, revoked INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS user_totp(user_id TEXT PRIMARY KEY, sealed BLOB NOT NULL,"
+    " confirmed INTEGER NOT NULL, last_step INTEGER NOT NULL, created INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS session_seen(token_hash BLOB PRIMARY KEY,"
+    " last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);";
 
 static const struct pv_store_ops *ops(void);
 

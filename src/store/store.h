@@ -228,6 +228,7 @@ struct pv_session {
     char id[PV_ID_MAX]; /* names the session in audit entries */
     char user_id[PV_ID_MAX];
     int64_t created, expires;
+    int64_t last_seen; /* the last activity recorded (pv_store_session_touch), else created */
 };
 
 int pv_store_session_put(struct pv_conn *c, const struct pv_session *s);
@@ -289,5 +290,120 @@ int pv_store_checkpoint_scan(struct pv_conn *c, int (*cb)(const struct pv_checkp
                              void *arg);
 int pv_store_head_put(struct pv_conn *c, const struct pv_checkpoint *k);
 int pv_store_head_get(struct pv_conn *c, struct pv_checkpoint *out);
+
+/* ---- who acts for whom (store/access.c) ------------------------------------------ */
+
+#define PV_GRANT_REASON_SEALED_MAX (1024 + 64)
+#define PV_GRANT_NOTE_SEALED_MAX (2048 + 64)
+
+/* A guardian: a user who acts for a minor subject. */
+struct pv_guardian {
+    char subject_id[PV_ID_MAX];
+    char user_id[PV_ID_MAX];
+    char relationship[32]; /* parent, legal_guardian, ... */
+    char verification[32]; /* how parental consent was verified; "" if it was not */
+    int64_t created;
+};
+
+int pv_store_guardian_put(struct pv_conn *c, const struct pv_guardian *g);
+/* 0 if user is a guardian of subject, PV_ENOTFOUND if not. */
+int pv_store_guardian_get(struct pv_conn *c, const char *subject_id, const char *user_id,
+                          struct pv_guardian *out);
+/* 0 if a guardian of the subject gave verified parental consent, PV_ENOTFOUND if none did. */
+int pv_store_guardian_consent(struct pv_conn *c, const char *subject_id);
+
+/* A subject's status, between active and restricted (PV_ENOTFOUND for a subject in any
+ * other), and their sealed birth date (PV_ENOTFOUND once erased). */
+int pv_store_subject_set_status(struct pv_conn *c, const char *id, const char *status, int64_t now);
+int pv_store_subject_set_birth_date(struct pv_conn *c, const char *id, const unsigned char *sealed,
+                                    size_t len, int64_t now);
+/*
+ * Erase a subject: their records, index entries, assignments, guardians,
+ * break-glass grants, visibility, their own user accounts and sessions, and
+ * their data keys (so every copy of their sealed data becomes unreadable);
+ * the subject row stays with status "erased" and no birth date.
+ */
+int pv_store_subject_erase(struct pv_conn *c, const char *id, int64_t now);
+
+/* Profile visibility: a row while the subject's profile is viewable by providers. */
+int pv_store_visibility_set(struct pv_conn *c, const char *subject_id, int visible, int64_t now);
+/* 0 if visible, PV_ENOTFOUND if not. */
+int pv_store_visibility_get(struct pv_conn *c, const char *subject_id);
+
+/* A break-glass grant, which is also the review the privacy officer closes. */
+struct pv_grant {
+    char id[PV_ID_MAX];
+    char subject_id[PV_ID_MAX];
+    char user_id[PV_ID_MAX];
+    int64_t opened, expires;
+    unsigned char reason[PV_GRANT_REASON_SEALED_MAX]; /* sealed under the subject's key */
+    size_t reason_len;
+    char state[16];   /* open, closed */
+    char finding[32]; /* when closed */
+    unsigned char note[PV_GRANT_NOTE_SEALED_MAX];
+    size_t note_len;
+    char closed_by[PV_ID_MAX];
+    int64_t closed_at;
+};
+
+int pv_store_grant_put(struct pv_conn *c, const struct pv_grant *g);
+/* 0 if user holds an open grant on subject that has not expired at now, else PV_ENOTFOUND. */
+int pv_store_grant_active(struct pv_conn *c, const char *subject_id, const char *user_id,
+                          int64_t now);
+int pv_store_grant_get(struct pv_conn *c, const char *id, struct pv_grant *out);
+/* Grants in a state ("open", "closed"; NULL: all), oldest first, at most limit. */
+int pv_store_grant_list(struct pv_conn *c, const char *state, int limit,
+                        int (*cb)(const struct pv_grant *g, void *arg), void *arg);
+/* Close an open grant with a finding (its access ends); PV_ENOTFOUND if none is open. */
+int pv_store_grant_close(struct pv_conn *c, const char *id, const char *finding,
+                         const unsigned char *note, size_t note_len, const char *closed_by,
+                         int64_t now);
+
+/* ---- credentials (store/credentials.c) ---------------------------------------------- */
+
+/* A service API key; the key itself is never stored, only its hash. */
+struct pv_apikey {
+    char id[PV_ID_MAX];
+    char name[32];
+    unsigned char hash[PV_HASH_BYTES];
+    char roles[1024];    /* comma-separated role names */
+    char purposes[1024]; /* comma-separated purpose names */
+    int64_t created;
+    char created_by[PV_ID_MAX];
+    int revoked;
+};
+
+int pv_store_apikey_put(struct pv_conn *c, const struct pv_apikey *k);
+int pv_store_apikey_by_hash(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
+                            struct pv_apikey *out);
+int pv_store_apikey_list(struct pv_conn *c, int (*cb)(const struct pv_apikey *k, void *arg),
+                         void *arg);
+/* PV_ENOTFOUND if there is no such key or it is revoked already. */
+int pv_store_apikey_revoke(struct pv_conn *c, const char *id);
+
+#define PV_TOTP_SEALED_MAX (PV_TOTP_SECRET_BYTES + PV_SEAL_OVERHEAD)
+
+/* A user's TOTP secret, sealed under the system key. */
+struct pv_totp {
+    char user_id[PV_ID_MAX];
+    unsigned char sealed[PV_TOTP_SEALED_MAX];
+    size_t sealed_len;
+    int confirmed;     /* the user proved they hold it */
+    int64_t last_step; /* the last time step used: codes of it or before are refused */
+    int64_t created;
+};
+
+/* Store a new (unconfirmed) secret, replacing an unconfirmed one; PV_EEXIST if confirmed. */
+int pv_store_totp_put(struct pv_conn *c, const struct pv_totp *t);
+int pv_store_totp_get(struct pv_conn *c, const char *user_id, struct pv_totp *out);
+/* Mark the secret confirmed (confirm) and record step as used, only if step > last_step:
+ * PV_ECONFLICT if the step was used already (a replayed code). */
+int pv_store_totp_use(struct pv_conn *c, const char *user_id, int64_t step, int confirm);
+int pv_store_totp_delete(struct pv_conn *c, const char *user_id);
+
+/* Record activity on a session (the idle timeout counts from it). */
+int pv_store_session_touch(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES], int64_t now);
+/* End every session of a user. */
+int pv_store_session_delete_user(struct pv_conn *c, const char *user_id);
 
 #endif

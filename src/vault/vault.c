@@ -269,12 +269,19 @@ pv_vault_open(const struct pv_vault_config *cfg, struct pv_vault **out, struct p
     }
     v->session_ttl_ms =
         (cfg->session_ttl_s > 0 ? cfg->session_ttl_s : DEFAULT_SESSION_TTL_S) * 1000;
+    if ((rc = pv_throttle_new(&v->throttle)) != 0) {
+        free(v);
+        return rc;
+    }
     rc = cfg->policy_path ? pv_strlcpy(path, cfg->policy_path, sizeof path)
                           : path_join(path, sizeof path, v->dir, PV_FILE_POLICY);
     if (rc == 0)
         rc = pv_policy_load(path, &v->policy, errors);
     if (rc == 0)
         v->profile = pv_policy_collection(v->policy, "profile");
+    /* The policy's session lifetime, unless the command line gave one. */
+    if (rc == 0 && cfg->session_ttl_s <= 0)
+        v->session_ttl_ms = v->policy->auth.lifetime_s * 1000;
     if (rc == 0 && (rc = path_join(path, sizeof path, v->dir, PV_FILE_KEYS)) == 0) {
         rc = pv_keyring_load(path, &v->keys);
         if (rc != 0 && errors)
@@ -313,6 +320,7 @@ pv_vault_close(struct pv_vault *v)
     pv_store_close(v->store);
     pv_keyring_free(v->keys);
     pv_policy_free(v->policy);
+    pv_throttle_free(v->throttle);
     free(v);
 }
 

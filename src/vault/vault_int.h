@@ -13,7 +13,8 @@ struct pv_vault {
     struct pv_store *store;
     struct pv_audit *audit;
     int64_t session_ttl_ms;
-    int profile; /* index of the profile collection */
+    int profile;                  /* index of the profile collection */
+    struct pv_throttle *throttle; /* failed logins per user and per client address */
 };
 
 /* What an access is about; the facts about the actor are gathered by pv_access(). */
@@ -28,6 +29,12 @@ struct pv_access {
     const char *policy_version;
     int age;
     int subject_exists; /* the vault checked the subject exists (or is being enrolled) */
+    /* who acts for whom */
+    int enroll_guardian;         /* enroll: a guardian enrolls the person */
+    int guardian_age;            /* ...whose age this is */
+    int parental_consent;        /* enroll, birth-date change: verified parental consent */
+    int birth_date_change;       /* update: the birth date changes to one of age `age` */
+    struct pv_decision *decided; /* if set, receives the decision before apply runs */
 };
 
 /*
@@ -38,6 +45,13 @@ struct pv_access {
  */
 int pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
               pv_apply_fn apply, void *arg, struct pv_decision *d);
+
+/*
+ * The decision pv_access() would make, without auditing or applying it
+ * (used to filter look-up results subject by subject).
+ */
+int pv_access_preview(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
+                      struct pv_decision *d);
 
 /* Record a denial that needs no decision (e.g. an unknown collection); returns err. */
 int pv_access_reject(struct pv_vault *v, struct pv_call *call, const char *audit_action,
@@ -73,6 +87,15 @@ int pv_fields_seal(struct pv_vault *v, const struct pv_dkey *dk, const char *sub
                    const char *record, int c, const json_t *obj, uint64_t mask,
                    struct pv_buf *body);
 
+/*
+ * Inside a write transaction: merge into the stored record r (id, subject_id
+ * and collection set, body initialized) the sealed fields in set from patch,
+ * removing those in nulls, and store it with its categories (cats, empty).
+ * On return r holds the record as updated.
+ */
+int pv_record_patch(struct pv_vault *v, struct pv_conn *w, int ci, const struct pv_buf *patch,
+                    uint64_t set, uint64_t nulls, struct pv_record *r, struct pv_buf *cats);
+
 /* Packed record bodies: fields in order of the collection. */
 int pv_body_add(struct pv_buf *body, const char *field, const unsigned char *sealed, size_t len);
 /* Find field in body; *sealed points into body. PV_ENOTFOUND if absent. */
@@ -83,6 +106,18 @@ int pv_body_open(struct pv_vault *v, const struct pv_dkey *dk, const char *subje
                  const char *record, int c, const struct pv_buf *body, uint64_t mask, json_t *obj,
                  json_t *withheld);
 
+/* Append one account event to the audit log, with apply in its transaction. */
+int pv_account_audit(struct pv_vault *v, const struct pv_actor *act, const char *action,
+                     const char *target, int permit, const char *reason, pv_apply_fn apply,
+                     void *arg);
+/* A user's TOTP secret, unsealed (wipe it after use). */
+int pv_totp_secret_open(struct pv_vault *v, struct pv_conn *c, const struct pv_totp *t,
+                        unsigned char secret[PV_TOTP_SECRET_BYTES]);
+/* A user's name, unsealed with the system data key dk into out (NUL-terminated). */
+int pv_account_name(const struct pv_dkey *dk, const struct pv_user *u, char *out, size_t cap);
+/* Authenticate a service API key (credentials.c). */
+int pv_key_authenticate(struct pv_vault *v, const char *key, struct pv_actor *out);
+
 /* Create the first administrator (init only). */
 int pv_vault_bootstrap_admin(struct pv_vault *v, const char *password);
 
@@ -91,5 +126,34 @@ json_t *pv_json_time(int64_t ms);
 
 /* Normalize a value for its blind index (trim, case, digits of phone numbers). */
 int pv_index_normalize(const char *category, const char *value, char *out, size_t cap);
+
+/* ---- who acts for whom (minors.c) ---------------------------------------------------- */
+
+#define PV_DOB_CATEGORY "user.demographic.date_of_birth"
+
+/* The profile field holding the birth date, as a mask (0 if the profile has none). */
+uint64_t pv_dob_field_mask(const struct pv_vault *v);
+/* The subject's age in whole years today, from their sealed birth date. */
+int pv_subject_age(struct pv_vault *v, struct pv_conn *c, const struct pv_subject *s, int *age);
+/*
+ * Parse an enrollment's "guardian" object into g (user_id: the named user,
+ * else the caller, who must act for themselves), with the guardian's age and
+ * whether parental consent was verified. PV_EINVAL with call->field set.
+ */
+int pv_guardian_parse(struct pv_vault *v, struct pv_call *call, const json_t *gj,
+                      struct pv_guardian *g, int *age, int *consent);
+
+/* ---- failed-login throttling (throttle.c) --------------------------------------------- */
+
+struct pv_throttle;
+
+int pv_throttle_new(struct pv_throttle **out);
+void pv_throttle_free(struct pv_throttle *t);
+/* 0, or PV_ETHROTTLE with *retry_s when key has max failures in the window. */
+int pv_throttle_check(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES], int max,
+                      int64_t window_ms, int64_t now_ms, int *retry_s);
+void pv_throttle_fail(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES],
+                      int64_t window_ms, int64_t now_ms);
+void pv_throttle_reset(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES]);
 
 #endif

@@ -152,6 +152,238 @@ mask_of(const struct pv_policy *p, int c, const char *list, int consents)
     return m;
 }
 
+/*
+ * Who acts for whom. Facts beyond role, purpose, action, collection and
+ * fields are named in one string, comma-separated: self, assigned, guardian,
+ * has-subject, restricted, visible, glass (an open break-glass grant), key,
+ * key-purpose, age=N (the subject's age), enroll-age=N, guardian-age=N (a
+ * guardian enrolls), consent (verified parental consent), dob-change=N (the
+ * birth date changes to an age of N), version (enroll: the version in force).
+ */
+struct xrow {
+    const char *role, *purpose;
+    enum pv_action action;
+    const char *collection;
+    const char *fields;
+    const char *facts;
+    int permit, err;
+    const char *reason;
+    const char *visible; /* reads: the fields returned */
+    int erase;
+};
+
+static const struct xrow xrows[] = {
+    /* guardians act for a minor ward as the ward would, until the ward is an adult */
+    {"patient", "self", PV_ACT_READ, "visits", "", "guardian,age=9", 1, 0, "guardian",
+     "date,reason,notes", 0},
+    {"patient", "self", PV_ACT_CREATE, "visits", "date", "guardian,age=16", 1, 0, "guardian", NULL,
+     0},
+    {"patient", "self", PV_ACT_READ, "visits", "", "guardian,age=18", 0, PV_EDENIED,
+     "not-own-subject", NULL, 0},
+    {"patient", "self", PV_ACT_READ, "visits", "", "guardian", 0, PV_EDENIED, "not-own-subject",
+     NULL, 0},
+    {"patient", "treatment", PV_ACT_READ, "visits", "", "guardian,age=9", 0, PV_EDENIED,
+     "role-not-allowed-purpose", NULL, 0},
+    /* enrollment of minors: by a guardian, who is an adult, with verified consent under 13 */
+    {"patient", "self", PV_ACT_ENROLL, "profile", "name",
+     "version,has-subject,enroll-age=15,"
+     "guardian-age=40",
+     1, 0, "permit", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=10,"
+     "guardian-age=40,consent",
+     1, 0, "permit", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=10,"
+     "guardian-age=40",
+     0, PV_EAGE, "parental-consent-required", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=15,"
+     "guardian-age=17",
+     0, PV_EAGE, "guardian-under-age", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=30,"
+     "guardian-age=60",
+     0, PV_EDENIED, "not-a-minor", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name", "version,enroll-age=15", 0, PV_EAGE,
+     "under-minimum-age", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name", "enroll-age=15,guardian-age=40", 0,
+     PV_EPOLICYVER, "policy-not-accepted", NULL, 0},
+    /* minors may use only the collections the policy lists (and their profile) */
+    {"staff", "payment", PV_ACT_CREATE, "payments", "amount", "age=15", 0, PV_EDENIED,
+     "minor-feature-limited", NULL, 0},
+    {"staff", "payment", PV_ACT_READ, "payments", "", "age=15", 0, PV_EDENIED,
+     "minor-feature-limited", NULL, 0},
+    {"staff", "payment", PV_ACT_CREATE, "payments", "amount", "age=18", 1, 0, "permit", NULL, 0},
+    {"provider", "treatment", PV_ACT_CREATE, "visits", "date", "assigned,age=15", 1, 0, "permit",
+     NULL, 0},
+    {"staff", "payment", PV_ACT_READ, "profile", "", "age=15", 1, 0, "permit", "name,email,phone",
+     0},
+    {"staff", "operations", PV_ACT_DELETE, "payments", "", "age=15", 0, PV_EDENIED,
+     "purpose-excludes-field", NULL, 0},
+    /* a birth date that shows a child under 13 without verified parental consent: erase */
+    {"staff", "operations", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=11", 1, 0,
+     "under-consent-age", NULL, 1},
+    {"staff", "operations", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=11,consent", 1, 0,
+     "permit", NULL, 0},
+    {"staff", "operations", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=13", 1, 0, "permit",
+     NULL, 0},
+    {"staff", "payment", PV_ACT_UPDATE, "profile", "", "dob-change=30", 0, PV_EDENIED,
+     "purpose-excludes-field", NULL, 0},
+    {"provider", "treatment", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=11", 0,
+     PV_EDENIED, "not-assigned", NULL, 0},
+    /* profile visibility: every provider reads the profile but contact details, for treatment */
+    {"provider", "treatment", PV_ACT_READ, "profile", "", "visible", 1, 0, "profile-visible",
+     "name,birth_date", 0},
+    {"provider", "treatment", PV_ACT_READ, "profile", "", "", 0, PV_EDENIED, "not-assigned", NULL,
+     0},
+    {"provider", "emergency", PV_ACT_READ, "profile", "", "visible", 0, PV_EDENIED, "not-assigned",
+     NULL, 0},
+    {"provider", "treatment", PV_ACT_READ, "visits", "", "visible", 0, PV_EDENIED, "not-assigned",
+     NULL, 0},
+    {"provider", "treatment", PV_ACT_UPDATE, "profile", "name", "visible", 0, PV_EDENIED,
+     "not-assigned", NULL, 0},
+    {"patient", "self", PV_ACT_VISIBILITY, NULL, "", "self", 1, 0, "permit", NULL, 0},
+    {"patient", "self", PV_ACT_VISIBILITY, NULL, "", "guardian,age=12", 1, 0, "guardian", NULL, 0},
+    {"staff", "operations", PV_ACT_VISIBILITY, NULL, "", "", 0, PV_EDENIED, "only-the-subject",
+     NULL, 0},
+    /* restriction: stored only; the subject and the legal purposes still reach it */
+    {"provider", "treatment", PV_ACT_READ, "visits", "", "assigned,restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"staff", "payment", PV_ACT_CREATE, "payments", "amount", "restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"staff", "operations", PV_ACT_ASSIGN, NULL, "", "restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"patient", "self", PV_ACT_READ, "visits", "", "self,restricted", 1, 0, "permit",
+     "date,reason,notes", 0},
+    {"privacy_officer", "legal", PV_ACT_READ, "visits", "", "restricted", 1, 0, "permit",
+     "date,reason,notes", 0},
+    {"patient", "self", PV_ACT_RESTRICT, NULL, "", "self", 1, 0, "permit", NULL, 0},
+    {"patient", "self", PV_ACT_UNRESTRICT, NULL, "", "self,restricted", 1, 0, "permit", NULL, 0},
+    {"privacy_officer", "operations", PV_ACT_UNRESTRICT, NULL, "", "restricted", 1, 0, "permit",
+     NULL, 0},
+    {"staff", "operations", PV_ACT_RESTRICT, NULL, "", "", 0, PV_EDENIED, "role-cannot-restrict",
+     NULL, 0},
+    {"patient", "self", PV_ACT_RESTRICT, NULL, "", "", 0, PV_EDENIED, "role-cannot-restrict", NULL,
+     0},
+    /* break-glass: an unassigned provider, for the emergency purpose, while the grant lasts */
+    {"provider", "emergency", PV_ACT_BREAK_GLASS, NULL, "", "", 1, 0, "permit", NULL, 0},
+    {"provider", "treatment", PV_ACT_BREAK_GLASS, NULL, "", "", 0, PV_EDENIED,
+     "break-glass-purpose-required", NULL, 0},
+    {"staff", "emergency", PV_ACT_BREAK_GLASS, NULL, "", "", 0, PV_EDENIED,
+     "role-not-allowed-purpose", NULL, 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "glass", 1, 0, "break-glass",
+     "date,reason,notes", 0},
+    {"provider", "emergency", PV_ACT_CREATE, "visits", "notes", "glass", 1, 0, "break-glass", NULL,
+     0},
+    {"provider", "treatment", PV_ACT_READ, "visits", "", "glass", 0, PV_EDENIED, "not-assigned",
+     NULL, 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "", 0, PV_EDENIED, "not-assigned", NULL,
+     0},
+    {"provider", "emergency", PV_ACT_READ, "profile", "", "glass", 1, 0, "break-glass",
+     "name,birth_date", 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "glass,restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "assigned", 1, 0, "permit",
+     "date,reason,notes", 0},
+    /* service keys act only for the purposes they hold */
+    {"staff", "payment", PV_ACT_READ, "profile", "", "key", 0, PV_EDENIED,
+     "key-purpose-not-allowed", NULL, 0},
+    {"staff", "payment", PV_ACT_READ, "profile", "", "key,key-purpose", 1, 0, "permit",
+     "name,email,phone", 0},
+    {"staff", "curiosity", PV_ACT_READ, "profile", "", "key", 0, PV_EPURPOSE, "unknown-purpose",
+     NULL, 0},
+};
+
+/* The value of "name=N" in a facts string, or -1. */
+static int
+fact_int(const char *facts, const char *name)
+{
+    char key[32];
+    const char *s;
+
+    snprintf(key, sizeof key, "%s=", name);
+    for (s = strstr(facts, key); s; s = strstr(s + 1, key))
+        if (s == facts || s[-1] == ',')
+            return (int)strtol(s + strlen(key), NULL, 10);
+    return -1;
+}
+
+static int
+fact(const char *facts, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *s = strstr(facts, name); s; s = strstr(s + 1, name))
+        if ((s == facts || s[-1] == ',') && (s[n] == '\0' || s[n] == ','))
+            return 1;
+    return 0;
+}
+
+static void
+test_who_acts_for_whom(void **state)
+{
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    for (size_t i = 0; i < PV_ARRAY_LEN(xrows); i++) {
+        const struct xrow *r = &xrows[i];
+        struct pv_facts f;
+        struct pv_decision d;
+        int n;
+
+        memset(&f, 0, sizeof f);
+        f.role = pv_policy_role(p, r->role);
+        if (f.role < 0)
+            fail_msg("xrow %zu: no role %s", i, r->role);
+        f.purpose = r->purpose;
+        f.action = r->action;
+        f.collection = r->collection ? pv_policy_collection(p, r->collection) : -1;
+        f.fields = mask_of(p, f.collection, r->fields, 0);
+        f.self = fact(r->facts, "self");
+        f.assigned = fact(r->facts, "assigned");
+        f.guardian = fact(r->facts, "guardian");
+        f.has_subject = fact(r->facts, "has-subject");
+        f.restricted = fact(r->facts, "restricted");
+        f.profile_visible = fact(r->facts, "visible");
+        f.break_glass = fact(r->facts, "glass");
+        f.key = fact(r->facts, "key");
+        f.key_purpose = fact(r->facts, "key-purpose");
+        f.parental_consent = fact(r->facts, "consent");
+        if ((n = fact_int(r->facts, "age")) >= 0) {
+            f.subject_age_known = 1;
+            f.subject_age = n;
+        }
+        if ((n = fact_int(r->facts, "enroll-age")) >= 0)
+            f.age = n;
+        if ((n = fact_int(r->facts, "guardian-age")) >= 0) {
+            f.enroll_guardian = 1;
+            f.guardian_age = n;
+        }
+        if ((n = fact_int(r->facts, "dob-change")) >= 0) {
+            f.birth_date_change = 1;
+            f.age = n;
+        }
+        if (fact(r->facts, "version"))
+            f.policy_version = p->version;
+        pv_policy_decide(p, &f, &d);
+        if (d.permit != r->permit || d.err != r->err || strcmp(d.reason, r->reason) != 0 ||
+            d.erase != r->erase)
+            fail_msg("xrow %zu (%s %s %s %s [%s]): got %s/%s%s, want %s/%s%s", i, r->role,
+                     r->purpose, pv_action_name(r->action), r->collection ? r->collection : "-",
+                     r->facts, d.permit ? "permit" : "deny", d.reason, d.erase ? " erase" : "",
+                     r->permit ? "permit" : "deny", r->reason, r->erase ? " erase" : "");
+        if (r->visible && d.fields != mask_of(p, f.collection, r->visible, 0))
+            fail_msg("xrow %zu: fields %llx, want %s", i, (unsigned long long)d.fields, r->visible);
+        if (!d.permit)
+            assert_int_equal(d.fields, 0);
+    }
+    pv_policy_free(p);
+}
+
 static void
 test_decision_table(void **state)
 {
@@ -200,6 +432,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_table),
+        cmocka_unit_test(test_who_acts_for_whom),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

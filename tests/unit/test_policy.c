@@ -176,6 +176,65 @@ test_version_is_content_hash(void **state)
     pv_policy_free(p2);
 }
 
+/* The sections on who may act for whom, as loaded; and their defaults when absent. */
+static void
+test_access_rules_model(void **state)
+{
+    static const char plain[] = "phivault: 1\norganization: {name: A, role: covered_entity}\n"
+                                "effective: 2026-01-01\nminimum_age: 0\n"
+                                "categories: {user.name: {retention: account}}\n"
+                                "collections: {profile: {name: user.name}}\nroles: [patient]\n"
+                                "purposes: {self: {roles: [patient], categories: [user]}}\n";
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/tests/unit/policies/good/access-rules.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    assert_int_equal(p->minors.adult_age, 18);
+    assert_int_equal(p->minors.consent_age, 13);
+    assert_int_equal(p->minors.guardian_enrollment, 1);
+    assert_int_equal(p->minors.guardian_age, 21);
+    assert_int_equal(p->minors.nfeatures, 1);
+    assert_int_equal(p->minors.features[0], pv_policy_collection(p, "notes"));
+    assert_int_equal(p->visibility.roles, 1u << pv_policy_role(p, "clinician"));
+    assert_int_equal(p->visibility.npurposes, 1);
+    assert_int_equal(p->visibility.purposes[0], pv_policy_purpose(p, "treatment"));
+    assert_int_equal(p->visibility.nwithheld, 1);
+    assert_string_equal(p->visibility.withheld[0], "user.contact");
+    assert_int_equal(p->restriction.npurposes, 1);
+    assert_int_equal(p->restriction.purposes[0], pv_policy_purpose(p, "legal"));
+    assert_int_equal(p->break_glass.purpose, pv_policy_purpose(p, "urgent"));
+    assert_int_equal(p->break_glass.duration_s, 90 * 60);
+    assert_int_equal(p->auth.mfa_roles, (1u << pv_policy_role(p, "clinician")) |
+                                            (1u << pv_policy_role(p, "officer")) |
+                                            (1u << pv_policy_role(p, "owner")));
+    assert_int_equal(p->auth.idle_s, 15 * 60);
+    assert_int_equal(p->auth.lifetime_s, 12 * 3600);
+    assert_int_equal(p->auth.max_user_failures, 3);
+    assert_int_equal(p->auth.max_address_failures, 50);
+    assert_int_equal(p->auth.failure_window_s, 3600);
+    assert_int_equal(p->roles[pv_policy_role(p, "officer")].powers,
+                     PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT);
+    pv_policy_free(p);
+
+    assert_int_equal(pv_policy_parse("plain", plain, sizeof plain - 1, &p, NULL), 0);
+    assert_int_equal(p->minors.adult_age, 18);
+    assert_int_equal(p->minors.consent_age, 13);
+    assert_int_equal(p->minors.guardian_enrollment, 0);
+    assert_null(p->minors.features);
+    assert_int_equal(p->visibility.npurposes, 0);
+    assert_int_equal(p->restriction.npurposes, 0);
+    assert_int_equal(p->break_glass.purpose, -1);
+    assert_int_equal(p->auth.mfa_roles, 0);
+    assert_int_equal(p->auth.idle_s, 0);
+    assert_int_equal(p->auth.lifetime_s, 8 * 3600);
+    assert_int_equal(p->auth.max_user_failures, 5);
+    assert_int_equal(p->auth.max_address_failures, 20);
+    assert_int_equal(p->auth.failure_window_s, 15 * 60);
+    pv_policy_free(p);
+}
+
 int
 main(void)
 {
@@ -185,6 +244,7 @@ main(void)
         cmocka_unit_test(test_every_error_is_reported),
         cmocka_unit_test(test_example_model),
         cmocka_unit_test(test_version_is_content_hash),
+        cmocka_unit_test(test_access_rules_model),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

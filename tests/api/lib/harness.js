@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { responseErrors } from './openapi.js';
 
 export const BIN = process.env.PHIVAULT_BIN ?? path.resolve('build/phivault');
 export const SRC = process.env.PV_SOURCE_DIR ?? path.resolve('.');
@@ -138,8 +139,9 @@ export class Client {
     this.base = base;
   }
 
-  // method, path, {token, purpose, json, body, headers}
-  req(method, urlPath, { token, purpose, json, body, headers = {} } = {}) {
+  // method, path, {token, purpose, json, body, headers}. Every response is checked against
+  // docs/openapi.yaml: one the document does not describe fails the test that received it.
+  async req(method, urlPath, { token, purpose, json, body, headers = {} } = {}) {
     const h = { ...headers };
     if (token) h.authorization = `Bearer ${token}`;
     if (purpose) h['x-purpose'] = purpose;
@@ -148,7 +150,10 @@ export class Client {
       h['content-type'] ??= 'application/json';
     }
     if (body !== undefined) h['content-length'] = Buffer.byteLength(body);
-    return request(this.base, method, urlPath, { headers: h, body });
+    const r = await request(this.base, method, urlPath, { headers: h, body });
+    const errors = responseErrors(method, urlPath, r);
+    if (errors.length) throw new Error(`response not as docs/openapi.yaml says:\n  ${errors.join('\n  ')}\n${r.text.slice(0, 500)}`);
+    return r;
   }
 
   async login(username, password) {
