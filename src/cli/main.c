@@ -17,6 +17,8 @@ static const struct command commands[] = {
      "[--log-requests]"},
     {"policy", "check", pv_cmd_policy_check, "policy check FILE"},
     {"audit", "verify", pv_cmd_audit_verify, "audit verify --data DIR"},
+    {"sms", "setup", pv_cmd_sms_setup,
+     "sms setup --data DIR --url WEBHOOK_URL  (auth token on stdin)"},
 };
 
 static int

@@ -15,10 +15,10 @@
 #include "policy/policy_int.h"
 
 static const char *const action_names[PV_ACT_COUNT_] = {
-    [PV_ACT_READ] = "read",     [PV_ACT_LIST] = "list",     [PV_ACT_CREATE] = "create",
-    [PV_ACT_UPDATE] = "update", [PV_ACT_DELETE] = "delete", [PV_ACT_ENROLL] = "enroll",
-    [PV_ACT_LOOKUP] = "lookup", [PV_ACT_ASSIGN] = "assign",
-    [PV_ACT_CONSENT] = "consent", [PV_ACT_CONTACT] = "contact", [PV_ACT_DISCLOSE] = "disclose",
+    [PV_ACT_READ] = "read",       [PV_ACT_LIST] = "list",         [PV_ACT_CREATE] = "create",
+    [PV_ACT_UPDATE] = "update",   [PV_ACT_DELETE] = "delete",     [PV_ACT_ENROLL] = "enroll",
+    [PV_ACT_LOOKUP] = "lookup",   [PV_ACT_ASSIGN] = "assign",     [PV_ACT_CONSENT] = "consent",
+    [PV_ACT_CONTACT] = "contact", [PV_ACT_DISCLOSE] = "disclose",
 };
 
 static const char *const channel_names[PV_CH_COUNT_] = {

@@ -666,7 +666,8 @@ load_consent_kind(struct ctx *c, struct pv_consent_kind *k, int i, const node_t 
     v = get(c, vn, "channel");
     if (k->type == PV_CONSENT_MARKETING || k->type == PV_CONSENT_SERVICE) {
         if (v == NULL)
-            err(c, vn, "missing required key 'channel' in %s (marketing and service are per channel)",
+            err(c, vn,
+                "missing required key 'channel' in %s (marketing and service are per channel)",
                 what);
         else if ((k->channel = pv_channel_parse(sval(v))) == PV_CH_NONE)
             err(c, v, "expected email, sms, phone or mail for channel");
@@ -685,7 +686,8 @@ load_consent_kind(struct ctx *c, struct pv_consent_kind *k, int i, const node_t 
     v = get(c, vn, "authorizes");
     if (k->type == PV_CONSENT_AUTHORIZATION) {
         if (v == NULL)
-            err(c, vn, "missing required key 'authorizes' in %s (the purposes it authorizes)", what);
+            err(c, vn, "missing required key 'authorizes' in %s (the purposes it authorizes)",
+                what);
         else if (want_seq(c, v, "authorizes"))
             c->authorizes[i] = v;
     } else if (v) {
@@ -817,8 +819,8 @@ check_consents(struct ctx *c, const node_t *root)
                 k->name, pv_channel_name(k->channel));
         for (int j = 0; k->cookie && j < i; j++)
             if (p->consent_kinds[j].cookie && strcmp(p->consent_kinds[j].cookie, k->cookie) == 0)
-                err(c, at, "cookie category '%s' has two consent kinds ('%s' and '%s')",
-                    k->cookie, p->consents[j], k->name);
+                err(c, at, "cookie category '%s' has two consent kinds ('%s' and '%s')", k->cookie,
+                    p->consents[j], k->name);
     }
     if (policy_kind < 0) {
         int named = pv_policy_consent(p, "policy");
@@ -878,7 +880,7 @@ load_consents(struct ctx *c, const node_t *n)
 static void
 load_purposes(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"description", "tpo",      "roles",     "categories",
+    static const char *const keys[] = {"description", "tpo",       "roles", "categories",
                                        "requires",    "marketing", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
@@ -937,7 +939,7 @@ load_purposes(struct ctx *c, const node_t *m)
                     err(c, node(c, v->data.sequence.items.start[i]),
                         "consent '%s' is not declared under consents", req[i]);
                 else
-                    u->requires |= UINT64_C(1) << ki;
+                u->requires |= UINT64_C(1) << ki;
             }
         }
         purpose_marketing(c, u, vn);
@@ -1046,7 +1048,8 @@ load_sms_number(struct ctx *c, const node_t *sms)
     col = &p->collections[prof];
     if ((v = get(c, sms, "phone_field"))) {
         if (sval(v) == NULL || (fi = pv_policy_field(col, sval(v))) < 0) {
-            err(c, v, "expected a field of the profile collection for communications.sms.phone_field");
+            err(c, v,
+                "expected a field of the profile collection for communications.sms.phone_field");
             return;
         }
     } else {
@@ -1106,7 +1109,8 @@ load_change(struct ctx *c, const node_t *m)
         else
             c->p->change.notice_days = d.n;
     } else if (c->p->change.material) {
-        err(c, m, "missing required key 'notice' in change (a material change needs a notice period)");
+        err(c, m,
+            "missing required key 'notice' in change (a material change needs a notice period)");
     }
 }
 
@@ -1135,10 +1139,10 @@ load_communications(struct ctx *c, const node_t *m)
 static void
 load_root(struct ctx *c, node_t *root)
 {
-    static const char *const keys[] = {"phivault",   "organization", "effective", "minimum_age",
-                                       "categories", "collections",  "roles",     "purposes",
-                                       "consents",   "recipients",   "rights",    "communications",
-                                       "change",     NULL};
+    static const char *const keys[] = {
+        "phivault",    "organization",   "effective", "minimum_age", "categories",
+        "collections", "roles",          "purposes",  "consents",    "recipients",
+        "rights",      "communications", "change",    NULL};
     struct pv_policy *p = c->p;
     node_t *v;
     int y, mo, d;

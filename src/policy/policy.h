@@ -115,14 +115,7 @@ struct pv_right {
 };
 
 /* The channels people are contacted by. */
-enum pv_channel {
-    PV_CH_NONE = -1,
-    PV_CH_EMAIL,
-    PV_CH_SMS,
-    PV_CH_PHONE,
-    PV_CH_MAIL,
-    PV_CH_COUNT_
-};
+enum pv_channel { PV_CH_NONE = -1, PV_CH_EMAIL, PV_CH_SMS, PV_CH_PHONE, PV_CH_MAIL, PV_CH_COUNT_ };
 
 /* What a consent kind is about; the decision and the services read the type, never the name. */
 enum pv_consent_type {
@@ -140,9 +133,9 @@ enum pv_consent_type {
 struct pv_consent_kind {
     const char *name;
     enum pv_consent_type type;
-    int channel;             /* marketing and service: enum pv_channel; else PV_CH_NONE */
-    int default_granted;     /* held until withdrawn (opt-out) rather than until granted */
-    const int *authorizes;   /* authorization: the purposes it authorizes */
+    int channel;           /* marketing and service: enum pv_channel; else PV_CH_NONE */
+    int default_granted;   /* held until withdrawn (opt-out) rather than until granted */
+    const int *authorizes; /* authorization: the purposes it authorizes */
     int nauthorizes;
     const char *cookie;      /* cookies: the category (functional, analytics, ...) */
     const char *description; /* may be NULL */
@@ -183,7 +176,7 @@ struct pv_policy {
     } sms;
     char *source; /* the file's bytes, NUL-terminated */
     size_t source_len;
-    struct pv_arena *arena; /* owns every string and array above */
+    struct pv_arena *arena;                /* owns every string and array above */
     struct pv_consent_kind *consent_kinds; /* parallel to consents */
     int policy_kind;                       /* the kind recording policy acceptance */
     unsigned channels;                     /* bit c: channel c is offered */
@@ -228,14 +221,14 @@ int pv_purpose_covers(const struct pv_purpose *u, const char *key);
 /* ---- decisions ---------------------------------------------------------- */
 
 enum pv_action {
-    PV_ACT_READ,   /* one record or a subject's profile */
-    PV_ACT_LIST,   /* records of a collection */
-    PV_ACT_CREATE, /* a new record */
-    PV_ACT_UPDATE, /* change fields of a record */
-    PV_ACT_DELETE, /* remove a record */
-    PV_ACT_ENROLL, /* a new subject with their profile */
-    PV_ACT_LOOKUP, /* find subjects by an indexed profile field */
-    PV_ACT_ASSIGN, /* assign a provider to a subject */
+    PV_ACT_READ,     /* one record or a subject's profile */
+    PV_ACT_LIST,     /* records of a collection */
+    PV_ACT_CREATE,   /* a new record */
+    PV_ACT_UPDATE,   /* change fields of a record */
+    PV_ACT_DELETE,   /* remove a record */
+    PV_ACT_ENROLL,   /* a new subject with their profile */
+    PV_ACT_LOOKUP,   /* find subjects by an indexed profile field */
+    PV_ACT_ASSIGN,   /* assign a provider to a subject */
     PV_ACT_CONSENT,  /* record a grant or withdrawal in the consent ledger */
     PV_ACT_CONTACT,  /* send a message to the subject on a channel */
     PV_ACT_DISCLOSE, /* release data to a recipient */

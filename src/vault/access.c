@@ -75,6 +75,12 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
             }
         }
     }
+    /* The consent ledger is a fact of every decision about a subject. */
+    if (a->subject && a->action != PV_ACT_ENROLL &&
+        (rc = pv_consent_facts(v, p, a->subject, &f.consents)) != 0)
+        return rc;
+    if (a->more)
+        pv_facts_merge(&f, a->more);
     pv_policy_decide(p, &f, &d);
     if (d.permit && a->subject && !a->subject_exists) {
         d.permit = 0;
@@ -82,6 +88,8 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
         d.reason = "no-such-subject";
         d.fields = 0;
     }
+    if (d.permit && a->subject && (rc = pv_versions_check(v, call, a, &f, &d)) != 0)
+        return rc;
 
     pv_buf_init(&cats, 4096);
     rc =
@@ -93,8 +101,13 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     row.action = a->audit_action;
     /* A refused enrollment created no subject: its would-be id names nothing. */
     row.subject = a->action == PV_ACT_ENROLL && !d.permit ? "" : safe_id(a->subject, "sub");
-    row.collection = a->collection >= 0 ? p->collections[a->collection].name : "";
-    row.record = a->record && pv_id_valid(a->record, "usr") ? a->record : safe_id(a->record, "rec");
+    row.collection = a->audit_collection  ? a->audit_collection
+                     : a->collection >= 0 ? p->collections[a->collection].name
+                                          : "";
+    row.record = a->record && pv_id_valid(a->record, "usr")   ? a->record
+                 : a->record && pv_id_valid(a->record, "cns") ? a->record
+                                                              : safe_id(a->record, "rec");
+    row.recipient = a->audit_recipient ? a->audit_recipient : "";
     row.categories = cats.data ? cats.data : "";
     /* A purpose the policy does not know is client text: it is not logged. */
     row.purpose = d.purpose >= 0 ? p->purposes[d.purpose].key : call->purpose ? "?" : "";

@@ -21,8 +21,9 @@ struct enroll {
         unsigned char d[PV_HASH_BYTES];
     } idx[PV_MAX_FIELDS];
     int nidx;
-    const char *link_user;   /* a patient enrolling themselves */
-    const char *assign_user; /* a provider enrolling a client */
+    const char *link_user;          /* a patient enrolling themselves */
+    const char *assign_user;        /* a provider enrolling a client */
+    struct pv_consent_row accepted; /* the policy acceptance, in the consent ledger */
 };
 
 static int
@@ -43,7 +44,7 @@ apply_enroll(struct pv_conn *w, void *arg)
         return rc;
     if (e->assign_user && (rc = pv_store_assign_put(w, e->s.id, e->assign_user, now)) != 0)
         return rc;
-    return 0;
+    return pv_store_consent_put(w, &e->accepted);
 }
 
 /* Blind-index every indexed field of the profile. */
@@ -156,6 +157,9 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
         rc = pv_vault_categories(v, v->profile, fs.mask, &e->cats);
     if (rc == 0)
         rc = index_profile(v, profile, e);
+    pv_consent_row_init(v, &e->accepted, e->s.id, p->consents[p->policy_kind], 1,
+                        e->s.accepted_source, act ? act->user_id : "anonymous");
+    e->accepted.ts = e->s.accepted_at;
     if (rc == 0 && act) {
         if (p->roles[act->role].scope == PV_SCOPE_SELF)
             e->link_user = act->user_id;

@@ -13,7 +13,9 @@ struct pv_vault {
     struct pv_store *store;
     struct pv_audit *audit;
     int64_t session_ttl_ms;
-    int profile; /* index of the profile collection */
+    int profile;                  /* index of the profile collection */
+    struct pv_comms *comms;       /* comms.c: unsubscribe key, SMS webhook secret */
+    struct pv_versions *versions; /* versions.c: the policy versions in force over time */
 };
 
 /* What an access is about; the facts about the actor are gathered by pv_access(). */
@@ -27,7 +29,11 @@ struct pv_access {
     const char *undeclared;   /* a field the collection lacks */
     const char *policy_version;
     int age;
-    int subject_exists; /* the vault checked the subject exists (or is being enrolled) */
+    int subject_exists;           /* the vault checked the subject exists (or is being enrolled) */
+    const struct pv_facts *more;  /* facts the service gathered itself (contact, disclosure) */
+    const char *audit_collection; /* the audit entry's collection column when not a collection:
+                                     a consent kind, a channel, a policy version */
+    const char *audit_recipient;  /* the audit entry's recipient column (a declared recipient) */
 };
 
 /*
@@ -91,5 +97,62 @@ json_t *pv_json_time(int64_t ms);
 
 /* Normalize a value for its blind index (trim, case, digits of phone numbers). */
 int pv_index_normalize(const char *category, const char *value, char *out, size_t cap);
+
+/* ---- consent, communications, policy versions -------------------------------- */
+
+/* Held in sodium memory, read-only once loaded: the unsubscribe key, the SMS webhook's secret. */
+struct pv_comms {
+    unsigned char unsub_key[PV_KEY_BYTES]; /* derived from the keyring, never stored */
+    int sms_configured;                    /* DIR/twilio.conf was read */
+    char webhook_url[1024];                /* the URL Twilio calls (and signs) */
+    unsigned char auth_token[256];         /* Twilio's auth token: the signature key */
+    size_t auth_token_len;
+};
+struct pv_versions;
+
+#define PV_TWILIO_SIG_CHARS 32
+/* X-Twilio-Signature of a form posted to url: base64(HMAC-SHA1(token, url + sorted params)). */
+int pv_twilio_signature(const unsigned char *token, size_t toklen, const char *url,
+                        const struct pv_form *f, char out[PV_TWILIO_SIG_CHARS]);
+
+/*
+ * Bit i: consent kind i of policy p is held by subject now: the latest
+ * ledger entry of the kind, or p's default when there is none.
+ */
+int pv_consent_facts(struct pv_vault *v, const struct pv_policy *p, const char *subject,
+                     uint64_t *held);
+/* Copy the facts a service gathered itself (struct pv_access.more) into f. */
+void pv_facts_merge(struct pv_facts *f, const struct pv_facts *more);
+
+/*
+ * Append ledger rows the person made through a channel of their own (an
+ * SMS keyword, a signed unsubscribe link, GPC from their session): no
+ * decision is asked, since withdrawing is always allowed and the channel
+ * proves who asks. One audit entry per row (action consent.grant or
+ * consent.withdraw, collection the kind, reason given), after lead if not
+ * NULL; more (may be NULL) runs in the same transaction.
+ */
+int pv_consent_direct(struct pv_vault *v, const struct pv_actor *act, const char *actor_name,
+                      const char *reason, struct pv_consent_row *rows, int n,
+                      const struct pv_audit_row *lead, pv_apply_fn more, void *more_arg);
+/* The latest ledger entry of kind for subject: 1 and *granted, or 0 if there is none. */
+int pv_consent_latest(struct pv_vault *v, const char *subject, const char *kind, int *granted,
+                      char source[PV_SOURCE_MAX]);
+/* Fill the fixed part of a new ledger row (id, subject, kind, time, version). */
+void pv_consent_row_init(struct pv_vault *v, struct pv_consent_row *r, const char *subject,
+                         const char *kind, int granted, const char *source, const char *actor);
+
+int pv_comms_open(struct pv_vault *v, struct pv_buf *errors);
+void pv_comms_close(struct pv_comms *cm);
+int pv_versions_open(struct pv_vault *v);
+void pv_versions_close(struct pv_versions *vs);
+/*
+ * A permitted decision about an existing subject still governed by an
+ * earlier policy version (a material change they neither accepted nor were
+ * notified of without objecting): decide again under that version and keep
+ * the stricter outcome (deny "pending-policy-change", or fewer fields).
+ */
+int pv_versions_check(struct pv_vault *v, const struct pv_call *call, const struct pv_access *a,
+                      const struct pv_facts *f, struct pv_decision *d);
 
 #endif

@@ -313,8 +313,8 @@ static const struct crow health_rows[] = {
     {"staff", "marketing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
      "mailer", "", 0, "marketing-needs-authorization", NULL},
     /* an authorization for another purpose does not count */
-    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "research_use", NULL, "", 0, 0, 0, NULL,
-     "", 0, "marketing-needs-authorization", NULL},
+    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "research_use", NULL, "", 0, 0, 0,
+     NULL, "", 0, "marketing-needs-authorization", NULL},
     {"staff", "promotions", PV_ACT_READ, "conditions", "", 0, "health_marketing", NULL, "", 0, 0, 0,
      NULL, "", 0, "marketing-needs-authorization", NULL},
     /* with the authorization held, marketing may use what its categories cover */
@@ -329,8 +329,8 @@ static const struct crow health_rows[] = {
      "permit", "condition"},
     {"provider", "treatment", PV_ACT_READ, "conditions", "", 1, "", NULL, "", 0, 0, 0, NULL, "", 1,
      "permit", "condition"},
-    {"staff", "marketing", PV_ACT_CONSENT, NULL, "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1, "permit",
-     NULL},
+    {"staff", "marketing", PV_ACT_CONSENT, NULL, "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", NULL},
     /* marketing by a channel with no marketing consent kind: there is no way to have consented */
     {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "sms", "", 1, 0, 0, NULL,
      "", 0, "channel-consent-required", NULL},
@@ -442,7 +442,6 @@ main(void)
         cmocka_unit_test(test_marketing_on_health_data),
         cmocka_unit_test(test_consent_defaults),
     };
-
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
