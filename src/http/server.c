@@ -8,6 +8,7 @@
  * limit), then once more when the body is complete (we dispatch).
  */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,14 @@ pv_req_arg(struct pv_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* Answers carry plaintext: wipe them once sent. */
+static void
+wipe_free(void *p)
+{
+    pv_wipe(p, malloc_usable_size(p));
+    free(p);
+}
+
 static enum MHD_Result
 send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
 {
@@ -71,8 +80,8 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
     }
     if (text)
         len = strlen(text);
-    mr = MHD_create_response_from_buffer(len, text ? text : (char *)"",
-                                         text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    mr = text ? MHD_create_response_from_buffer_with_free_callback(len, text, wipe_free)
+              : MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
     if (mr == NULL) {
         free(text);
         return MHD_NO;

@@ -129,6 +129,26 @@ subject_exists(struct pv_conn *c, const char *id)
     return pv_id_valid(id, "sub") && pv_store_subject_get(c, id, &s) == 0;
 }
 
+/* The access of a record route: its action, subject, collection and record. */
+static void
+record_access(struct pv_access *a, enum pv_action action, const char *subject, int ci,
+              const char *rid, struct pv_conn *c)
+{
+    static const char *const names[PV_ACT_COUNT_] = {
+        [PV_ACT_READ] = "record.read",     [PV_ACT_LIST] = "record.list",
+        [PV_ACT_CREATE] = "record.create", [PV_ACT_UPDATE] = "record.update",
+        [PV_ACT_DELETE] = "record.delete",
+    };
+
+    memset(a, 0, sizeof *a);
+    a->action = action;
+    a->audit_action = names[action];
+    a->subject = subject;
+    a->collection = ci;
+    a->record = rid;
+    a->subject_exists = subject_exists(c, subject);
+}
+
 struct create {
     struct pv_record r;
     struct pv_buf cats;
@@ -152,7 +172,7 @@ pv_vault_record_create(struct pv_vault *v, struct pv_call *call, const char *sub
     struct create cr;
     struct pv_dkey dk;
     struct pv_conn *c;
-    int ci, rc, exists;
+    int ci, rc;
 
     if ((ci = collection_of(v, call, collection, "record.create", subject)) < 0)
         return ci;
@@ -164,30 +184,23 @@ pv_vault_record_create(struct pv_vault *v, struct pv_call *call, const char *sub
         return rc;
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
-    exists = subject_exists(c, subject);
     memset(&cr, 0, sizeof cr);
     pv_buf_init(&cr.r.body, PV_RECORD_BODY_MAX);
     pv_buf_init(&cr.cats, 4096);
     pv_id_new("rec", cr.r.id);
+    record_access(&a, PV_ACT_CREATE, subject, ci, cr.r.id, c);
     pv_strlcpy(cr.r.subject_id, subject, sizeof cr.r.subject_id);
     pv_strlcpy(cr.r.collection, collection, sizeof cr.r.collection);
     cr.r.created = cr.r.updated = pv_now_ms();
     memset(&dk, 0, sizeof dk);
-    if (exists && (rc = pv_vault_subject_key(v, c, subject, &dk)) == 0) {
+    if (a.subject_exists && (rc = pv_vault_subject_key(v, c, subject, &dk)) == 0) {
         rc = pv_fields_seal(v, &dk, subject, cr.r.id, ci, body, fs.mask, &cr.r.body);
         if (rc == 0)
             rc = pv_vault_categories(v, ci, fs.mask, &cr.cats);
     }
     if (rc == 0) {
-        memset(&a, 0, sizeof a);
-        a.action = PV_ACT_CREATE;
-        a.audit_action = "record.create";
-        a.subject = subject;
-        a.collection = ci;
-        a.record = cr.r.id;
         a.fields = fs.mask;
         a.undeclared = fs.undeclared;
-        a.subject_exists = exists;
         rc = pv_access(v, call, &a, apply_create, &cr, &d);
     }
     if (rc == 0 && (*out = record_json(v, &dk, ci, &cr.r, d.fields)) == NULL)
@@ -213,13 +226,7 @@ pv_vault_record_get(struct pv_vault *v, struct pv_call *call, const char *subjec
         return ci;
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
-    memset(&a, 0, sizeof a);
-    a.action = PV_ACT_READ;
-    a.audit_action = "record.read";
-    a.subject = subject;
-    a.collection = ci;
-    a.record = rid;
-    a.subject_exists = subject_exists(c, subject);
+    record_access(&a, PV_ACT_READ, subject, ci, rid, c);
     if ((rc = pv_access(v, call, &a, NULL, NULL, &d)) != 0)
         return rc;
     memset(&r, 0, sizeof r);
@@ -279,12 +286,7 @@ pv_vault_record_list(struct pv_vault *v, struct pv_call *call, const char *subje
         limit = limit <= 0 ? 50 : LIST_MAX;
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
-    memset(&a, 0, sizeof a);
-    a.action = PV_ACT_LIST;
-    a.audit_action = "record.list";
-    a.subject = subject;
-    a.collection = ci;
-    a.subject_exists = subject_exists(c, subject);
+    record_access(&a, PV_ACT_LIST, subject, ci, NULL, c);
     if ((rc = pv_access(v, call, &a, NULL, NULL, &d)) != 0)
         return rc;
     if ((rc = pv_vault_subject_key(v, c, subject, &dk)) != 0)
@@ -367,7 +369,7 @@ pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *sub
     struct update *u;
     struct pv_dkey dk;
     struct pv_conn *c;
-    int ci, rc, exists;
+    int ci, rc;
 
     if ((ci = collection_of(v, call, collection, "record.update", subject)) < 0)
         return ci;
@@ -387,23 +389,16 @@ pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *sub
     if (rc == 0)
         rc = pv_store_reader(v->store, &c);
     if (rc == 0) {
-        exists = subject_exists(c, subject);
+        record_access(&a, PV_ACT_UPDATE, subject, ci, rid, c);
         pv_strlcpy(u->r.id, rid, sizeof u->r.id);
         pv_strlcpy(u->r.subject_id, subject, sizeof u->r.subject_id);
         pv_strlcpy(u->r.collection, collection, sizeof u->r.collection);
-        if (exists && (rc = pv_vault_subject_key(v, c, subject, &dk)) == 0)
+        if (a.subject_exists && (rc = pv_vault_subject_key(v, c, subject, &dk)) == 0)
             rc = pv_fields_seal(v, &dk, subject, rid, ci, body, u->fs.mask, &u->patch);
     }
     if (rc == 0) {
-        memset(&a, 0, sizeof a);
-        a.action = PV_ACT_UPDATE;
-        a.audit_action = "record.update";
-        a.subject = subject;
-        a.collection = ci;
-        a.record = rid;
         a.fields = u->fs.mask | u->fs.nulls;
         a.undeclared = u->fs.undeclared;
-        a.subject_exists = exists;
         rc = pv_access(v, call, &a, apply_update, u, &d);
     }
     if (rc == 0 && (*out = record_json(v, &dk, ci, &u->r, d.fields)) == NULL)
@@ -445,12 +440,6 @@ pv_vault_record_delete(struct pv_vault *v, struct pv_call *call, const char *sub
     }
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
-    memset(&a, 0, sizeof a);
-    a.action = PV_ACT_DELETE;
-    a.audit_action = "record.delete";
-    a.subject = subject;
-    a.collection = ci;
-    a.record = rid;
-    a.subject_exists = subject_exists(c, subject);
+    record_access(&a, PV_ACT_DELETE, subject, ci, rid, c);
     return pv_access(v, call, &a, apply_delete, &dl, NULL);
 }
