@@ -225,3 +225,39 @@ pv_h_gpc_json(struct pv_req *r, struct pv_resp *out)
     out->body = json_pack("{s:b, s:s}", "gpc", 1, "lastUpdate", pv_vault_policy(r->v)->effective);
     return out->body ? 0 : PV_ENOMEM;
 }
+
+void
+pv_h_policy_consent_json(const struct pv_policy *p, json_t *j)
+{
+    json_t *kinds = json_object(), *channels = json_array(), *comms;
+
+    for (int k = 0; kinds && k < p->nconsents; k++) {
+        const struct pv_consent_kind *kd = &p->consent_kinds[k];
+        json_t *e = json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "type", pv_consent_type_name(kd->type),
+                              "default", kd->default_granted ? "granted" : "withdrawn", "channel",
+                              kd->channel >= 0 ? pv_channel_name(kd->channel) : NULL, "cookie",
+                              kd->cookie, "description", kd->description);
+        if (e && kd->nauthorizes > 0) {
+            json_t *a = json_array();
+            for (int i = 0; a && i < kd->nauthorizes; i++)
+                json_array_append_new(a, json_string(p->purposes[kd->authorizes[i]].key));
+            json_object_set_new(e, "authorizes", a);
+        }
+        json_object_set_new(kinds, kd->name, e);
+    }
+    json_object_set_new(j, "consent_kinds", kinds);
+    for (int c = 0; channels && c < PV_CH_COUNT_; c++)
+        if (p->channels & (1u << c))
+            json_array_append_new(channels, json_string(pv_channel_name(c)));
+    if ((comms = json_object_get(j, "communications")) == NULL) {
+        comms = json_object();
+        json_object_set_new(j, "communications", comms);
+    }
+    if (comms)
+        json_object_set_new(comms, "channels", channels);
+    else
+        json_decref(channels);
+    json_object_set_new(j, "change", json_pack("{s:b, s:i, s:s*}", "material", p->change.material,
+                                               "notice_days", p->change.notice_days, "summary",
+                                               p->change.summary));
+}

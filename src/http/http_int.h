@@ -114,5 +114,7 @@ int pv_h_unsubscribe_page(struct pv_req *r, struct pv_resp *out);
 int pv_h_unsubscribe(struct pv_req *r, struct pv_resp *out);
 int pv_h_sms_inbound(struct pv_req *r, struct pv_resp *out);
 int pv_h_gpc_json(struct pv_req *r, struct pv_resp *out);
+/* Add the consent kinds, channels and change of p to GET /v1/policy's answer j. */
+void pv_h_policy_consent_json(const struct pv_policy *p, json_t *j);
 
 #endif
