@@ -543,6 +543,12 @@ pv_vault_contact_check(struct pv_vault *v, struct pv_call *call, const char *sub
         rc = pv_access(v, call, &a, NULL, NULL, NULL);
     }
     allowed = rc == 0;
+    if (rc == PV_EDENIED && !o->exists &&
+        is_answer(call->reason, contact_answers, PV_ARRAY_LEN(contact_answers))) {
+        /* Answers describe a person; with no such person the asker learns just that. */
+        call->reason = "no-such-subject";
+        rc = PV_ENOTFOUND;
+    }
     if (rc == PV_EDENIED &&
         is_answer(call->reason, contact_answers, PV_ARRAY_LEN(contact_answers))) {
         reason = call->reason;
@@ -899,6 +905,11 @@ pv_vault_disclosure_check(struct pv_vault *v, struct pv_call *call, const char *
     a.more = &f;
     rc = pv_access(v, call, &a, NULL, NULL, NULL);
     allowed = rc == 0;
+    if (rc == PV_EDENIED && !a.subject_exists &&
+        is_answer(call->reason, disclose_answers, PV_ARRAY_LEN(disclose_answers))) {
+        call->reason = "no-such-subject";
+        rc = PV_ENOTFOUND;
+    }
     if (rc == PV_EDENIED &&
         is_answer(call->reason, disclose_answers, PV_ARRAY_LEN(disclose_answers))) {
         reason = call->reason;
