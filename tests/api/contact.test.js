@@ -267,3 +267,11 @@ test('a link made by another phivault (another key) does not work here', async (
     other.remove();
   }
 });
+
+test('without phivault sms setup the SMS webhook refuses everything', async () => {
+  const r = await w.c.req('POST', '/v1/sms/inbound', { body: 'From=%2B15550102&Body=STOP',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' } });
+  assert.equal(r.status, 403);
+  const e = (await w.c.req('GET', '/v1/audit?actor=anonymous&limit=1000', { token: w.tokens.po1 })).json.entries;
+  assert.ok(e.some((x) => x.action === 'sms.inbound' && x.reason === 'sms-not-configured'));
+});
