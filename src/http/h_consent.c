@@ -233,10 +233,11 @@ pv_h_policy_consent_json(const struct pv_policy *p, json_t *j)
 
     for (int k = 0; kinds && k < p->nconsents; k++) {
         const struct pv_consent_kind *kd = &p->consent_kinds[k];
-        json_t *e = json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "type", pv_consent_type_name(kd->type),
-                              "default", kd->default_granted ? "granted" : "withdrawn", "channel",
-                              kd->channel >= 0 ? pv_channel_name(kd->channel) : NULL, "cookie",
-                              kd->cookie, "description", kd->description);
+        json_t *e =
+            json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "type", pv_consent_type_name(kd->type),
+                      "default", kd->default_granted ? "granted" : "withdrawn", "channel",
+                      kd->channel >= 0 ? pv_channel_name(kd->channel) : NULL, "cookie", kd->cookie,
+                      "description", kd->description);
         if (e && kd->nauthorizes > 0) {
             json_t *a = json_array();
             for (int i = 0; a && i < kd->nauthorizes; i++)
@@ -257,7 +258,7 @@ pv_h_policy_consent_json(const struct pv_policy *p, json_t *j)
         json_object_set_new(comms, "channels", channels);
     else
         json_decref(channels);
-    json_object_set_new(j, "change", json_pack("{s:b, s:i, s:s*}", "material", p->change.material,
-                                               "notice_days", p->change.notice_days, "summary",
-                                               p->change.summary));
+    json_object_set_new(j, "change",
+                        json_pack("{s:b, s:i, s:s*}", "material", p->change.material, "notice_days",
+                                  p->change.notice_days, "summary", p->change.summary));
 }
