@@ -204,7 +204,7 @@ pv_vault_sms_inbound(struct pv_vault *v, const struct pv_form *form, const char 
     struct matches *m = NULL;
     struct optout oo;
     enum keyword kw;
-    int rc, n = 0;
+    int rc, n = 0, nsms = 0;
 
     memset(&lead, 0, sizeof lead);
     lead.actor = "anonymous";
@@ -232,8 +232,7 @@ pv_vault_sms_inbound(struct pv_vault *v, const struct pv_form *form, const char 
             pv_keyring_blind(v->keys, "sms-number", norm, oo.digest);
         }
         m = calloc(1, sizeof *m);
-        rows = calloc((size_t)MAX_MATCHES * 4, sizeof *rows);
-        rc = m && rows ? 0 : PV_ENOMEM;
+        rc = m ? 0 : PV_ENOMEM;
         if (rc == 0 && oo.have_number && p->sms.phone_category >= 0) {
             const char *index = p->categories[p->sms.phone_category].key;
             struct pv_conn *c;
@@ -241,8 +240,13 @@ pv_vault_sms_inbound(struct pv_vault *v, const struct pv_form *form, const char 
             if ((rc = pv_store_reader(v->store, &c)) == 0)
                 rc = pv_store_index_find(c, index, d, match_cb, m);
         }
+        /* At most one row per SMS kind of each subject with the number. */
+        for (int k = 0; rc == 0 && k < p->nconsents; k++)
+            nsms += p->consent_kinds[k].channel == PV_CH_SMS;
+        if (rc == 0 && (rows = calloc((size_t)(m->n * nsms + 1), sizeof *rows)) == NULL)
+            rc = PV_ENOMEM;
         if (rc == 0)
-            rc = keyword_rows(v, m, kw, rows, MAX_MATCHES * 4, &n);
+            rc = keyword_rows(v, m, kw, rows, m->n * nsms, &n);
         if (rc == 0)
             rc = pv_consent_direct(v, NULL, "sms", kw == KW_STOP ? "sms-stop" : "sms-start", rows,
                                    n, &lead, apply_optout, &oo);
@@ -251,6 +255,8 @@ pv_vault_sms_inbound(struct pv_vault *v, const struct pv_form *form, const char 
         rc = pv_audit_commit(v->audit, &lead, 1, NULL, NULL) == 0 ? 0 : PV_EAUDIT;
     }
     free(m);
+    if (rows)
+        pv_wipe(rows, (size_t)(n + 1) * sizeof *rows);
     free(rows);
     if (rc != 0)
         return rc;

@@ -65,3 +65,14 @@ test('withdrawing the authorization stops marketing on health data at once', asy
   assert.equal((await read()).status, 403);
   assert.equal((await read('research')).status, 200);
 });
+
+test('a channel the policy does not offer is never used', async () => {
+  // This policy contacts people by email and SMS only.
+  const r = await w.c.req('GET', `/v1/subjects/${w.subject}/contact-check?channel=phone&purpose=operations`,
+    { token: w.tokens.staff1 });
+  assert.equal(r.status, 200);
+  assert.deepEqual([r.json.allowed, r.json.reason], [false, 'channel-not-offered']);
+  const mail = await w.c.req('GET', `/v1/subjects/${w.subject}/contact-check?channel=email&purpose=operations`,
+    { token: w.tokens.staff1 });
+  assert.deepEqual([mail.json.allowed, mail.json.reason], [true, 'permit']);
+});
