@@ -95,14 +95,71 @@ test_twilio_published_vector(void **state)
     pv_form_fini(&f);
 }
 
+/* pv_vault_consent_held(): the question other services ask ("is kind K held by S now?"). */
+static void
+test_consent_held(void **state)
+{
+    char dir[64], data[128], policy[512], subject[PV_ID_MAX];
+    struct pv_vault_config cfg = {NULL, NULL, 0};
+    struct pv_consent_change ch = {"marketing_email", 1, "web", NULL, NULL};
+    const struct pv_policy *p;
+    struct pv_actor staff;
+    struct pv_call call;
+    struct pv_vault *v;
+    json_t *body, *out;
+    int held;
+
+    (void)state;
+    make_temp_dir(dir);
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(policy, sizeof policy, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_vault_init(data, policy, "a-long-admin-password", NULL), 0);
+    cfg.dir = data;
+    assert_int_equal(pv_vault_open(&cfg, &v, NULL), 0);
+    p = pv_vault_policy(v);
+    memset(&staff, 0, sizeof staff);
+    pv_id_new("usr", staff.user_id);
+    pv_id_new("ses", staff.session_id);
+    staff.role = pv_policy_role(p, "staff");
+    memset(&call, 0, sizeof call);
+    call.actor = &staff;
+    call.purpose = "operations";
+    body = json_pack("{s:s, s:s, s:{s:s}}", "policy_version", p->version, "birth_date",
+                     "1980-01-01", "profile", "name", "Test Person");
+    assert_int_equal(pv_vault_enroll(v, &call, body, &out), 0);
+    pv_strlcpy(subject, json_string_value(json_object_get(out, "id")), sizeof subject);
+    json_decref(body);
+    json_decref(out);
+
+    /* Without entries, the policy's defaults; the acceptance made at enrollment. */
+    assert_int_equal(pv_vault_consent_held(v, subject, "service_sms", &held), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(pv_vault_consent_held(v, subject, "marketing_email", &held), 0);
+    assert_int_equal(held, 0);
+    assert_int_equal(pv_vault_consent_held(v, subject, "policy", &held), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(pv_vault_consent_held(v, subject, "cookies_fax", &held), PV_EINVAL);
+    /* The latest entry decides. */
+    assert_int_equal(pv_vault_consent_set(v, &call, subject, &ch, &out), 0);
+    json_decref(out);
+    assert_int_equal(pv_vault_consent_held(v, subject, "marketing_email", &held), 0);
+    assert_int_equal(held, 1);
+    ch.grant = 0;
+    assert_int_equal(pv_vault_consent_set(v, &call, subject, &ch, &out), 0);
+    json_decref(out);
+    assert_int_equal(pv_vault_consent_held(v, subject, "marketing_email", &held), 0);
+    assert_int_equal(held, 0);
+    pv_vault_close(v);
+    rm_tree(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_form_parse),
-        cmocka_unit_test(test_form_refuses_malformed),
-        cmocka_unit_test(test_hmac_sha1_rfc2202),
-        cmocka_unit_test(test_twilio_published_vector),
+        cmocka_unit_test(test_form_parse),        cmocka_unit_test(test_form_refuses_malformed),
+        cmocka_unit_test(test_hmac_sha1_rfc2202), cmocka_unit_test(test_twilio_published_vector),
+        cmocka_unit_test(test_consent_held),
     };
 
     if (pv_crypto_init(2) != 0)
