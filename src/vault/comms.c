@@ -607,7 +607,8 @@ prefs_json(struct pv_vault *v, const struct pv_call *call, const struct onfile *
         return PV_ENOMEM;
     /* The addresses are contact data: only a purpose covering user.contact sees them. */
     if (contact)
-        json_object_set(j, "addresses", o->addresses ? o->addresses : json_object());
+        json_object_set_new(j, "addresses",
+                            o->addresses ? json_incref(o->addresses) : json_object());
     else
         json_object_set_new(j, "withheld", json_pack("[s]", "addresses"));
     *out = j;
