@@ -820,19 +820,25 @@ static const char *const disclose_answers[] = {
     "consent-required",       "pending-policy-change",
 };
 
-/* A mask of comma-separated names, each found by find(); PV_EINVAL naming field if one is not. */
+/* A mask of comma-separated names, each found by find(); PV_EINVAL if one is not. */
 static int
 names_mask(const char *list, int (*find)(const void *ctx, const char *name), const void *ctx,
            uint64_t *mask)
 {
-    char buf[1024], *s, *save = NULL;
+    char name[PV_NAME_MAX];
+    const char *s = list, *comma;
+    size_t n;
     int i;
 
     *mask = 0;
-    if (pv_strlcpy(buf, list, sizeof buf) != 0)
-        return PV_EINVAL;
-    for (s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-        if ((i = find(ctx, s)) < 0)
+    for (; *s; s = comma ? comma + 1 : s + n) {
+        comma = strchr(s, ',');
+        n = comma ? (size_t)(comma - s) : strlen(s);
+        if (n == 0 || n >= sizeof name)
+            return PV_EINVAL;
+        memcpy(name, s, n);
+        name[n] = '\0';
+        if ((i = find(ctx, name)) < 0)
             return PV_EINVAL;
         *mask |= UINT64_C(1) << i;
     }
