@@ -176,10 +176,14 @@ struct pv_policy {
     } sms;
     char *source; /* the file's bytes, NUL-terminated */
     size_t source_len;
-    struct pv_arena *arena;                /* owns every string and array above */
-    struct pv_consent_kind *consent_kinds; /* parallel to consents */
-    int policy_kind;                       /* the kind recording policy acceptance */
-    unsigned channels;                     /* bit c: channel c is offered */
+    struct pv_arena *arena; /* owns every string and array above */
+
+    /* The consent kinds, parallel to consents. */
+    struct pv_consent_kind *consent_kinds;
+    /* The kind recording policy acceptance. */
+    int policy_kind;
+    /* Bit c: channel c is offered. */
+    unsigned channels;
     struct {
         int material;        /* this version changes how personal data is used */
         int notice_days;     /* people notified may object within this period */
@@ -221,17 +225,21 @@ int pv_purpose_covers(const struct pv_purpose *u, const char *key);
 /* ---- decisions ---------------------------------------------------------- */
 
 enum pv_action {
-    PV_ACT_READ,     /* one record or a subject's profile */
-    PV_ACT_LIST,     /* records of a collection */
-    PV_ACT_CREATE,   /* a new record */
-    PV_ACT_UPDATE,   /* change fields of a record */
-    PV_ACT_DELETE,   /* remove a record */
-    PV_ACT_ENROLL,   /* a new subject with their profile */
-    PV_ACT_LOOKUP,   /* find subjects by an indexed profile field */
-    PV_ACT_ASSIGN,   /* assign a provider to a subject */
-    PV_ACT_CONSENT,  /* record a grant or withdrawal in the consent ledger */
-    PV_ACT_CONTACT,  /* send a message to the subject on a channel */
-    PV_ACT_DISCLOSE, /* release data to a recipient */
+    PV_ACT_READ,   /* one record or a subject's profile */
+    PV_ACT_LIST,   /* records of a collection */
+    PV_ACT_CREATE, /* a new record */
+    PV_ACT_UPDATE, /* change fields of a record */
+    PV_ACT_DELETE, /* remove a record */
+    PV_ACT_ENROLL, /* a new subject with their profile */
+    PV_ACT_LOOKUP, /* find subjects by an indexed profile field */
+    PV_ACT_ASSIGN, /* assign a provider to a subject */
+
+    /* Record a grant or withdrawal in the consent ledger. */
+    PV_ACT_CONSENT,
+    /* Send a message to the subject on a channel. */
+    PV_ACT_CONTACT,
+    /* Release data to a recipient. */
+    PV_ACT_DISCLOSE,
     PV_ACT_COUNT_
 };
 

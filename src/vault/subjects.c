@@ -21,9 +21,11 @@ struct enroll {
         unsigned char d[PV_HASH_BYTES];
     } idx[PV_MAX_FIELDS];
     int nidx;
-    const char *link_user;          /* a patient enrolling themselves */
-    const char *assign_user;        /* a provider enrolling a client */
-    struct pv_consent_row accepted; /* the policy acceptance, in the consent ledger */
+    const char *link_user;   /* a patient enrolling themselves */
+    const char *assign_user; /* a provider enrolling a client */
+
+    /* The policy acceptance, appended to the consent ledger. */
+    struct pv_consent_row accepted;
 };
 
 static int

@@ -13,9 +13,12 @@ struct pv_vault {
     struct pv_store *store;
     struct pv_audit *audit;
     int64_t session_ttl_ms;
-    int profile;                  /* index of the profile collection */
-    struct pv_comms *comms;       /* comms.c: unsubscribe key, SMS webhook secret */
-    struct pv_versions *versions; /* versions.c: the policy versions in force over time */
+    int profile; /* index of the profile collection */
+
+    /* comms.c: the unsubscribe key and the SMS webhook's secret. */
+    struct pv_comms *comms;
+    /* versions.c: the policy versions in force over time. */
+    struct pv_versions *versions;
 };
 
 /* What an access is about; the facts about the actor are gathered by pv_access(). */
@@ -29,11 +32,15 @@ struct pv_access {
     const char *undeclared;   /* a field the collection lacks */
     const char *policy_version;
     int age;
-    int subject_exists;           /* the vault checked the subject exists (or is being enrolled) */
-    const struct pv_facts *more;  /* facts the service gathered itself (contact, disclosure) */
-    const char *audit_collection; /* the audit entry's collection column when not a collection:
-                                     a consent kind, a channel, a policy version */
-    const char *audit_recipient;  /* the audit entry's recipient column (a declared recipient) */
+    int subject_exists; /* the vault checked the subject exists (or is being enrolled) */
+
+    /* Facts the service gathered itself (contact, disclosure); NULL if none. */
+    const struct pv_facts *more;
+    /* The audit entry's collection column when the access is not to a collection: a consent
+     * kind, a channel, a policy version. */
+    const char *audit_collection;
+    /* The audit entry's recipient column (a declared recipient). */
+    const char *audit_recipient;
 };
 
 /*
