@@ -145,4 +145,30 @@ void pv_log(enum pv_log_level level, const char *event, ...);
 
 #define PV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* ---- HTML form bodies (form.c) ------------------------------------------ */
+
+#define PV_FORM_MAX_PARAMS 64
+
+/*
+ * An application/x-www-form-urlencoded body, decoded ('+' is a space, %XX a
+ * byte): keys and values are NUL-terminated copies owned by the form, in
+ * the order they came. A decoded NUL byte is refused, so every value is a
+ * C string.
+ */
+struct pv_form {
+    struct {
+        const char *key, *value;
+    } params[PV_FORM_MAX_PARAMS];
+    int n;
+    char *store; /* owns every key and value */
+    size_t store_len;
+};
+
+/* PV_EINVAL on a malformed body (bad %-escape, NUL, empty key), PV_ETOOBIG past the limit. */
+int pv_form_parse(const char *body, size_t len, struct pv_form *out);
+/* Wipes the decoded text (it may be personal data) and frees it. */
+void pv_form_fini(struct pv_form *f);
+/* The first value of key, or NULL. */
+const char *pv_form_get(const struct pv_form *f, const char *key);
+
 #endif

@@ -15,6 +15,7 @@ int pv_cmd_policy_check(int argc, char **argv);
 int pv_cmd_audit_verify(int argc, char **argv);
 int pv_cmd_routes(int argc, char **argv);
 int pv_cmd_problems(int argc, char **argv);
+int pv_cmd_sms_setup(int argc, char **argv);
 
 /* A progress bar on stderr when it is a terminal; silent otherwise. */
 struct pv_progress {

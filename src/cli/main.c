@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"audit", "verify", pv_cmd_audit_verify, "audit verify --data DIR"},
     {"routes", NULL, pv_cmd_routes, "routes"},
     {"problems", NULL, pv_cmd_problems, "problems"},
+    {"sms", "setup", pv_cmd_sms_setup,
+     "sms setup --data DIR --url WEBHOOK_URL  (auth token on stdin)"},
 };
 
 static int

@@ -188,5 +188,31 @@ int pv_base32_encode(const unsigned char *in, size_t n, char *out, size_t cap);
 void pv_apikey_new(char out[PV_APIKEY_LEN + 1]);
 /* The stored form of a key; PV_EINVAL if it is not a well-formed key. */
 int pv_apikey_hash(const char *key, unsigned char out[PV_HASH_BYTES]);
+/* ---- derived keys and message authentication (mac.c) ------------------------ */
+
+#define PV_SHA1_BYTES 20
+#define PV_MAC_BYTES 16
+
+/*
+ * A key for one use, named by context (e.g. "unsubscribe"), derived from
+ * the keyring's index key: stable across master-key rotation, so links
+ * already sent keep working; unrelated to any other derived key.
+ */
+void pv_keyring_derive(const struct pv_keyring *kr, const char *context,
+                       unsigned char out[PV_KEY_BYTES]);
+/* A keyed BLAKE2b tag of PV_MAC_BYTES over msg. */
+void pv_mac(const unsigned char key[PV_KEY_BYTES], const void *msg, size_t len,
+            unsigned char out[PV_MAC_BYTES]);
+/*
+ * HMAC-SHA1 (RFC 2104). Only for protocols that mandate it (Twilio signs
+ * its webhooks so); libsodium has no SHA-1, so this one function uses
+ * nettle, the GnuTLS project's library.
+ */
+void pv_hmac_sha1(const void *key, size_t klen, const void *msg, size_t len,
+                  unsigned char out[PV_SHA1_BYTES]);
+/* Base64 (RFC 4648): url-safe without padding when url, else the original alphabet, padded. */
+int pv_base64_encode(const void *in, size_t n, int url, char *out, size_t cap);
+/* PV_EINVAL unless in is entirely base64 of the kind and fits cap. */
+int pv_base64_decode(const char *in, int url, unsigned char *out, size_t cap, size_t *outlen);
 
 #endif

@@ -248,3 +248,16 @@ pv_keyring_blind(const struct pv_keyring *kr, const char *index, const char *val
     crypto_generichash_final(&st, out, PV_HASH_BYTES);
     sodium_memzero(&st, sizeof st);
 }
+
+void
+pv_keyring_derive(const struct pv_keyring *kr, const char *context, unsigned char out[PV_KEY_BYTES])
+{
+    crypto_generichash_state st;
+
+    /* BLAKE2b keyed with the index key is a PRF; the label keeps it apart from blind indexes. */
+    crypto_generichash_init(&st, kr->index_key, PV_KEY_BYTES, PV_KEY_BYTES);
+    crypto_generichash_update(&st, (const unsigned char *)"pv-derive-1", 12);
+    crypto_generichash_update(&st, (const unsigned char *)context, strlen(context));
+    crypto_generichash_final(&st, out, PV_KEY_BYTES);
+    sodium_memzero(&st, sizeof st);
+}

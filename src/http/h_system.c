@@ -105,6 +105,8 @@ policy_json(const struct pv_policy *p)
         json_object_set_new(
             j, "communications",
             json_pack("{s:{s:s, s:s}}", "sms", "program", p->sms.program, "help", p->sms.help));
+    if (j)
+        pv_h_policy_consent_json(p, j);
     return j;
 }
 

@@ -16,6 +16,13 @@ enum pv_auth {
 
 struct pv_req;
 
+/* What a route's body is. */
+enum pv_body {
+    PV_BODY_JSON, /* application/json, parsed into req.json (the default) */
+    PV_BODY_FORM, /* application/x-www-form-urlencoded, parsed into req.form */
+    PV_BODY_ANY,  /* any type, read up to the limit and not used (RFC 8058 one-click posts) */
+};
+
 /* The answer a handler gives: status and JSON body (owned), or 204 with none. */
 struct pv_resp {
     int status;
@@ -50,10 +57,15 @@ struct pv_req {
     struct pv_call call;
     int64_t t0;
     char client[64]; /* the client's address (an IPv6 one by its /64), for login throttling */
+    struct pv_form form; /* the parsed body of a PV_BODY_FORM route */
+    int gpc_honored;     /* Sec-GPC: 1 was recorded as an opt-out of sale and sharing */
 };
 
 extern const struct pv_route pv_routes[];
 extern const size_t pv_nroutes;
+
+/* How a route's body is read: the routes that take other than JSON, in a table of their own. */
+enum pv_body pv_route_body(const struct pv_route *rt);
 
 /*
  * Find the route of method and path, filling r->params. PV_ENOROUTE if no
@@ -106,5 +118,22 @@ int pv_h_logout_all(struct pv_req *r, struct pv_resp *out);
 int pv_h_user_sessions_end(struct pv_req *r, struct pv_resp *out);
 /* The policy's rules on who acts for whom, added to the policy's JSON. */
 void pv_policy_access_json(const struct pv_policy *p, json_t *j);
+/* Consent, communications and policy versions (h_consent.c). */
+int pv_h_consent_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_consent_record(struct pv_req *r, struct pv_resp *out);
+int pv_h_cookies_get(struct pv_req *r, struct pv_resp *out);
+int pv_h_cookies_set(struct pv_req *r, struct pv_resp *out);
+int pv_h_policy_status(struct pv_req *r, struct pv_resp *out);
+int pv_h_policy_notice(struct pv_req *r, struct pv_resp *out);
+int pv_h_contact_check(struct pv_req *r, struct pv_resp *out);
+int pv_h_contact_prefs_get(struct pv_req *r, struct pv_resp *out);
+int pv_h_contact_prefs_set(struct pv_req *r, struct pv_resp *out);
+int pv_h_disclosure_check(struct pv_req *r, struct pv_resp *out);
+int pv_h_unsubscribe_page(struct pv_req *r, struct pv_resp *out);
+int pv_h_unsubscribe(struct pv_req *r, struct pv_resp *out);
+int pv_h_sms_inbound(struct pv_req *r, struct pv_resp *out);
+int pv_h_gpc_json(struct pv_req *r, struct pv_resp *out);
+/* Add the consent kinds, channels and change of p to GET /v1/policy's answer j. */
+void pv_h_policy_consent_json(const struct pv_policy *p, json_t *j);
 
 #endif

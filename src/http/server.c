@@ -99,6 +99,8 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
         snprintf(st, sizeof st, "%d", r->call.retry_after);
         MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, st);
     }
+    if (r->gpc_honored)
+        MHD_add_response_header(mr, "GPC-Honored", "1");
     ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     if (srv->log_requests) {
@@ -138,11 +140,18 @@ check_headers(struct pv_req *r, const char *method, const char *url)
         if ((uint64_t)n > r->route->max_body)
             return PV_ETOOBIG;
     }
-    if (r->route->max_body > 0) {
+    if (r->route->max_body > 0 && pv_route_body(r->route) != PV_BODY_ANY) {
+        const char *want = pv_route_body(r->route) == PV_BODY_FORM
+                               ? "application/x-www-form-urlencoded"
+                               : "application/json";
+        size_t wn = strlen(want);
         ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
-            (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' '))
+        if (ctype == NULL || strncasecmp(ctype, want, wn) != 0 ||
+            (ctype[wn] != '\0' && ctype[wn] != ';' && ctype[wn] != ' ')) {
+            if (pv_route_body(r->route) == PV_BODY_FORM)
+                r->call.detail = "this route takes application/x-www-form-urlencoded";
             return PV_ECTYPE;
+        }
     }
     return 0;
 }
@@ -152,8 +161,15 @@ parse_body(struct pv_req *r)
 {
     json_error_t jerr;
 
-    if (r->route->max_body == 0)
+    if (r->route->max_body == 0 || pv_route_body(r->route) == PV_BODY_ANY)
         return 0;
+    if (pv_route_body(r->route) == PV_BODY_FORM) {
+        if (pv_form_parse(r->body.data ? r->body.data : "", r->body.len, &r->form) != 0) {
+            r->call.detail = "the body is not a well-formed application/x-www-form-urlencoded form";
+            return PV_EINVAL;
+        }
+        return 0;
+    }
     if (r->body.len == 0) {
         r->call.detail = "this route needs a JSON object as its body";
         return PV_EINVAL;
@@ -208,6 +224,17 @@ authenticate(struct pv_req *r)
     return 0;
 }
 
+/* Global Privacy Control from an identified subject is their opt-out of sale and sharing. */
+static int
+honor_gpc(struct pv_req *r)
+{
+    const char *gpc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Sec-GPC");
+
+    if (r->call.actor == NULL || gpc == NULL || strcmp(gpc, "1") != 0)
+        return 0;
+    return pv_vault_gpc(r->v, &r->call, &r->gpc_honored);
+}
+
 static enum MHD_Result
 dispatch(struct pv_server *srv, struct pv_req *r)
 {
@@ -219,6 +246,8 @@ dispatch(struct pv_server *srv, struct pv_req *r)
     rc = parse_body(r);
     if (rc == 0)
         rc = authenticate(r);
+    if (rc == 0)
+        rc = honor_gpc(r);
     if (rc == 0)
         rc = r->route->handler(r, &resp);
     if (rc != 0) {
@@ -311,6 +340,7 @@ completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     json_decref(r->json);
+    pv_form_fini(&r->form);
     if (r->body.data)
         pv_wipe(r->body.data, r->body.len);
     pv_buf_fini(&r->body);

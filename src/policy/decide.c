@@ -12,7 +12,10 @@
  * unassigned provider may act through an open break-glass grant (emergency
  * purpose only) or read a profile its subject made visible; a restricted
  * subject's data serves only the subject and the purposes the policy keeps
- * for restriction; a minor's data only the collections the policy lists.
+ * for restriction; a minor's data only the collections the policy lists;
+ * and a marketing purpose never touches health data without a written
+ * authorization, whatever the policy's categories say; then the rules of
+ * contacting and of disclosing.
  */
 #include <string.h>
 
@@ -31,7 +34,67 @@ static const char *const action_names[PV_ACT_COUNT_] = {
     [PV_ACT_RESTRICT] = "restrict",
     [PV_ACT_UNRESTRICT] = "unrestrict",
     [PV_ACT_VISIBILITY] = "visibility",
+    [PV_ACT_CONSENT] = "consent",
+    [PV_ACT_CONTACT] = "contact",
+    [PV_ACT_DISCLOSE] = "disclose",
 };
+
+static const char *const channel_names[PV_CH_COUNT_] = {
+    [PV_CH_EMAIL] = "email", [PV_CH_SMS] = "sms", [PV_CH_PHONE] = "phone", [PV_CH_MAIL] = "mail"};
+
+static const char *const consent_type_names[PV_CONSENT_TYPE_COUNT_] = {
+    [PV_CONSENT_OTHER] = "other",
+    [PV_CONSENT_POLICY] = "policy",
+    [PV_CONSENT_MARKETING] = "marketing",
+    [PV_CONSENT_SERVICE] = "service",
+    [PV_CONSENT_AUTHORIZATION] = "authorization",
+    [PV_CONSENT_COOKIES] = "cookies",
+    [PV_CONSENT_SALE] = "sale",
+    [PV_CONSENT_RESEARCH] = "research",
+};
+
+int
+pv_channel_parse(const char *s)
+{
+    for (int i = 0; s && i < PV_CH_COUNT_; i++)
+        if (strcmp(s, channel_names[i]) == 0)
+            return i;
+    return PV_CH_NONE;
+}
+
+const char *
+pv_channel_name(int ch)
+{
+    return ch >= 0 && ch < PV_CH_COUNT_ ? channel_names[ch] : "none";
+}
+
+const char *
+pv_consent_type_name(enum pv_consent_type t)
+{
+    return (unsigned)t < PV_CONSENT_TYPE_COUNT_ ? consent_type_names[t] : "other";
+}
+
+uint64_t
+pv_policy_consent_defaults(const struct pv_policy *p)
+{
+    uint64_t m = 0;
+
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++)
+        if (p->consent_kinds[i].default_granted)
+            m |= UINT64_C(1) << i;
+    return m;
+}
+
+int
+pv_policy_touches_phi(const struct pv_policy *p, int c, uint64_t mask)
+{
+    if (c < 0 || c >= p->ncollections)
+        return 0;
+    for (int i = 0; i < p->collections[c].nfields; i++)
+        if ((mask & (UINT64_C(1) << i)) && p->categories[p->collections[c].fields[i].category].phi)
+            return 1;
+    return 0;
+}
 
 const char *
 pv_action_name(enum pv_action a)
@@ -236,8 +299,10 @@ scope_denial(const struct pv_policy *p, const struct pv_facts *f, int purpose, c
 static int
 is_use(enum pv_action a)
 {
+    /* Recording a consent (a withdrawal above all) is never stopped by a restriction, and a
+     * contact check answers "subject-restricted" by its own rule. */
     return a != PV_ACT_RESTRICT && a != PV_ACT_UNRESTRICT && a != PV_ACT_ENROLL &&
-           a != PV_ACT_LOOKUP;
+           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT;
 }
 
 /* Whether the minors rules keep a minor subject out of this collection. */
@@ -254,6 +319,120 @@ minor_limited(const struct pv_policy *p, const struct pv_facts *f)
     return !pv_purpose_listed(p->minors.features, p->minors.nfeatures, f->collection);
 }
 
+/*
+ * The consents purpose u needs for this request. Contacting someone on a
+ * channel needs the kinds of that channel only: a purpose that requires
+ * marketing_email does not make a text message need the email consent.
+ */
+static uint64_t
+required(const struct pv_policy *p, const struct pv_purpose *u, const struct pv_facts *f)
+{
+    uint64_t m = u->requires;
+
+    if (f->action != PV_ACT_CONTACT)
+        return m;
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++)
+        if (p->consent_kinds[i].channel != PV_CH_NONE && p->consent_kinds[i].channel != f->channel)
+            m &= ~(UINT64_C(1) << i);
+    return m;
+}
+
+/* The fields of the collection a request touches: what a read returns, what a write writes. */
+static uint64_t
+touched(const struct pv_facts *f, uint64_t covered, uint64_t all)
+{
+    switch (f->action) {
+    case PV_ACT_READ:
+    case PV_ACT_LIST:
+        return covered;
+    case PV_ACT_DELETE:
+        return all;
+    default:
+        return f->fields;
+    }
+}
+
+/* Whether a written authorization naming purpose u is held. */
+static int
+authorized(const struct pv_policy *p, int u, uint64_t held)
+{
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++) {
+        const struct pv_consent_kind *k = &p->consent_kinds[i];
+        if (k->type != PV_CONSENT_AUTHORIZATION || !(held & (UINT64_C(1) << i)))
+            continue;
+        for (int j = 0; j < k->nauthorizes; j++)
+            if (k->authorizes[j] == u)
+                return 1;
+    }
+    return 0;
+}
+
+/*
+ * May a message for purpose u go to the subject on f->channel? In order: the
+ * policy must offer the channel; a restricted subject is not contacted; the
+ * person's confidential-communications choice must allow the channel;
+ * something on file must reach them there; a number that texted STOP gets
+ * no text at all; and the channel's consent for this kind of message
+ * (marketing for a marketing purpose, service for any other) must be held
+ * where the policy declares one. Marketing always needs one.
+ */
+static const char *
+contact_denial(const struct pv_policy *p, const struct pv_purpose *u, const struct pv_facts *f)
+{
+    enum pv_consent_type want = u->marketing ? PV_CONSENT_MARKETING : PV_CONSENT_SERVICE;
+    int declared = 0, held = 0;
+
+    if (f->channel < 0 || f->channel >= PV_CH_COUNT_ || !(p->channels & (1u << f->channel)))
+        return "channel-not-offered";
+    if (f->restricted)
+        return "subject-restricted";
+    if (f->channels_allowed && !(f->channels_allowed & (1u << f->channel)))
+        return "confidential-communications";
+    if (!f->has_address)
+        return "no-address";
+    if (f->channel == PV_CH_SMS && f->number_opted_out)
+        return "sms-stopped";
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++) {
+        const struct pv_consent_kind *k = &p->consent_kinds[i];
+        if (k->channel != f->channel || k->type != want)
+            continue;
+        declared = 1;
+        held |= (int)((f->consents >> i) & 1);
+    }
+    if ((declared || u->marketing) && !held)
+        return "channel-consent-required";
+    return NULL;
+}
+
+/*
+ * May data go to f->recipient? It must be declared; and where the policy
+ * says SMS numbers and SMS consent are never shared, neither the SMS
+ * number's category (nor a broader one holding it) nor the ledger of an
+ * SMS consent may be part of it.
+ */
+static const char *
+disclose_denial(const struct pv_policy *p, const struct pv_facts *f)
+{
+    if (f->recipient < 0 || f->recipient >= p->nrecipients)
+        return "unknown-recipient";
+    if (!p->sms.never_shared)
+        return NULL;
+    if (f->collection >= 0 && f->collection < p->ncollections && p->sms.phone_category >= 0) {
+        const struct pv_collection *c = &p->collections[f->collection];
+        const char *sms = p->categories[p->sms.phone_category].key;
+        for (int i = 0; i < c->nfields; i++) {
+            const char *key = p->categories[c->fields[i].category].key;
+            if (((f->fields >> i) & 1) &&
+                (pv_category_covers(sms, key) || pv_category_covers(key, sms)))
+                return "sms-never-shared";
+        }
+    }
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++)
+        if (((f->consents_disclosed >> i) & 1) && p->consent_kinds[i].channel == PV_CH_SMS)
+            return "sms-never-shared";
+    return NULL;
+}
+
 void
 pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_decision *d)
 {
@@ -261,7 +440,7 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     const struct pv_purpose *u;
     const struct pv_role *r;
     const char *why, *via = NULL;
-    uint64_t covered = 0, all;
+    uint64_t covered = 0, all = 0;
     int own;
 
     d->purpose = -1;
@@ -302,7 +481,7 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         deny(d, PV_EDENIED, "processing-restricted");
         return;
     }
-    if ((u->requires & f->consents) != u->requires) {
+    if (f->action != PV_ACT_CONSENT && (required(p, u, f) & f->consents) != required(p, u, f)) {
         deny(d, PV_EDENIED, "consent-required");
         return;
     }
@@ -338,6 +517,7 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         case PV_ACT_CREATE:
         case PV_ACT_UPDATE:
         case PV_ACT_ENROLL:
+        case PV_ACT_DISCLOSE:
             if ((f->fields & ~covered) != 0) {
                 deny(d, PV_EDENIED, "purpose-excludes-field");
                 return;
@@ -355,6 +535,20 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     }
     if (f->birth_date_change && !pv_purpose_covers(u, "user.demographic.date_of_birth")) {
         deny(d, PV_EDENIED, "purpose-excludes-field");
+        return;
+    }
+    if (u->marketing && f->action != PV_ACT_CONSENT && c != NULL &&
+        pv_policy_touches_phi(p, f->collection, touched(f, covered, all)) &&
+        !authorized(p, d->purpose, f->consents)) {
+        deny(d, PV_EDENIED, "marketing-needs-authorization");
+        return;
+    }
+    if (f->action == PV_ACT_CONTACT && (why = contact_denial(p, u, f)) != NULL) {
+        deny(d, PV_EDENIED, why);
+        return;
+    }
+    if (f->action == PV_ACT_DISCLOSE && (why = disclose_denial(p, f)) != NULL) {
+        deny(d, PV_EDENIED, why);
         return;
     }
     if (f->action == PV_ACT_ENROLL) {

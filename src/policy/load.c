@@ -21,6 +21,8 @@
 #define MAX_ERRORS 100
 #define MAX_POLICY_BYTES (1024 * 1024)
 
+typedef yaml_node_t node_t;
+
 struct ctx {
     const char *name; /* file name for messages */
     yaml_document_t doc;
@@ -29,9 +31,9 @@ struct ctx {
     struct pv_policy *p;
     struct pv_arena *a;
     int oom;
+    node_t *authorizes[PV_MAX_CONSENTS]; /* consent kind i's authorizes list, resolved later */
+    node_t *kind_nodes[PV_MAX_CONSENTS]; /* where consent kind i is named, for messages */
 };
-
-typedef yaml_node_t node_t;
 
 static void err(struct ctx *c, const node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -623,19 +625,263 @@ load_roles(struct ctx *c, const node_t *n)
     }
 }
 
+/* ---- consent kinds -------------------------------------------------------- */
+
+/* One kind of the mapping form: {type, channel, default, authorizes, cookie, description}. */
+static void
+load_consent_kind(struct ctx *c, struct pv_consent_kind *k, int i, const node_t *vn)
+{
+    static const char *const keys[] = {"type",   "channel",     "default", "authorizes",
+                                       "cookie", "description", NULL};
+    const char *s;
+    char what[128];
+    node_t *v, *dv;
+
+    snprintf(what, sizeof what, "consent %s", k->name);
+    if (!want_map(c, vn, what))
+        return;
+    check_keys(c, vn, keys, what);
+    if ((v = need(c, vn, "type", what))) {
+        int t = -1;
+        s = sval(v);
+        for (int j = 0; s && j < PV_CONSENT_TYPE_COUNT_; j++)
+            if (strcmp(s, pv_consent_type_name((enum pv_consent_type)j)) == 0)
+                t = j;
+        if (t < 0)
+            err(c, v,
+                "expected policy, marketing, service, authorization, cookies, sale, research "
+                "or other for type");
+        else
+            k->type = (enum pv_consent_type)t;
+    }
+    if ((v = get(c, vn, "description")))
+        k->description = get_text(c, v, "description");
+    if ((dv = get(c, vn, "default"))) {
+        s = sval(dv);
+        if (s && strcmp(s, "granted") == 0)
+            k->default_granted = 1;
+        else if (s == NULL || strcmp(s, "withdrawn") != 0)
+            err(c, dv, "expected granted or withdrawn for default");
+    }
+    v = get(c, vn, "channel");
+    if (k->type == PV_CONSENT_MARKETING || k->type == PV_CONSENT_SERVICE) {
+        if (v == NULL)
+            err(c, vn,
+                "missing required key 'channel' in %s (marketing and service are per channel)",
+                what);
+        else if ((k->channel = pv_channel_parse(sval(v))) == PV_CH_NONE)
+            err(c, v, "expected email, sms, phone or mail for channel");
+    } else if (v) {
+        err(c, v, "channel applies only to consents of type marketing or service");
+    }
+    v = get(c, vn, "cookie");
+    if (k->type == PV_CONSENT_COOKIES) {
+        if (v == NULL)
+            err(c, vn, "missing required key 'cookie' in %s (the cookie category it covers)", what);
+        else
+            k->cookie = get_name(c, v, "cookie");
+    } else if (v) {
+        err(c, v, "cookie applies only to consents of type cookies");
+    }
+    v = get(c, vn, "authorizes");
+    if (k->type == PV_CONSENT_AUTHORIZATION) {
+        if (v == NULL)
+            err(c, vn, "missing required key 'authorizes' in %s (the purposes it authorizes)",
+                what);
+        else if (want_seq(c, v, "authorizes"))
+            c->authorizes[i] = v;
+    } else if (v) {
+        err(c, v, "authorizes applies only to consents of type authorization");
+    }
+    /* Some consents the law wants given, never presumed. */
+    if (k->default_granted && dv) {
+        if (k->type == PV_CONSENT_AUTHORIZATION || k->type == PV_CONSENT_POLICY)
+            err(c, dv,
+                "an authorization or a policy acceptance is never presumed: default must be "
+                "withdrawn for %s",
+                what);
+        else if (k->type == PV_CONSENT_MARKETING &&
+                 (k->channel == PV_CH_SMS || k->channel == PV_CH_PHONE))
+            err(c, dv, "marketing by sms or phone needs opt-in: default must be withdrawn for %s",
+                what);
+    }
+}
+
+static void
+load_consent_map(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+    int n = map_len(m);
+
+    check_keys(c, m, NULL, "consents");
+    if (n >= PV_MAX_CONSENTS) {
+        err(c, m, "expected at most %d consent kinds", PV_MAX_CONSENTS - 1);
+        return;
+    }
+    /* One slot more for the policy-acceptance kind check_consents() may add. */
+    p->consents = alloc(c, sizeof *p->consents * (size_t)(n + 1));
+    p->consent_kinds = alloc(c, sizeof *p->consent_kinds * (size_t)(n + 1));
+    if (p->consents == NULL || p->consent_kinds == NULL)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value);
+        const char *name = get_name(c, kn, "a consent kind");
+        struct pv_consent_kind *k = &p->consent_kinds[p->nconsents];
+
+        if (name == NULL || pv_policy_consent(p, name) >= 0)
+            continue;
+        k->name = name;
+        k->channel = PV_CH_NONE;
+        c->kind_nodes[p->nconsents] = kn;
+        p->consents[p->nconsents] = name;
+        load_consent_kind(c, k, p->nconsents, vn);
+        p->nconsents++;
+    }
+}
+
+/* The list form names kinds only: each is of type other, held once granted. */
+static void
+consent_kinds_of_list(struct ctx *c, const node_t *n)
+{
+    struct pv_policy *p = c->p;
+
+    p->consent_kinds = alloc(c, sizeof *p->consent_kinds * (size_t)(p->nconsents + 1));
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++) {
+        p->consent_kinds[i].name = p->consents[i];
+        p->consent_kinds[i].channel = PV_CH_NONE;
+        c->kind_nodes[i] = node(c, n->data.sequence.items.start[i]);
+    }
+}
+
+/* The purposes an authorization names, once purposes are loaded. */
+static void
+resolve_authorizes(struct ctx *c, struct pv_consent_kind *k, const node_t *v)
+{
+    int n, *ids;
+    const char **names = get_list(c, v, "authorizes", 'n', &n);
+
+    if (names == NULL)
+        return;
+    if (n == 0) {
+        err(c, v, "expected at least one purpose in authorizes");
+        return;
+    }
+    if ((ids = alloc(c, sizeof *ids * (size_t)n)) == NULL)
+        return;
+    for (int j = 0; j < n; j++) {
+        int u = pv_policy_purpose(c->p, names[j]);
+        if (u < 0)
+            err(c, node(c, v->data.sequence.items.start[j]),
+                "purpose '%s' is not declared under purposes", names[j]);
+        else
+            ids[k->nauthorizes++] = u;
+    }
+    k->authorizes = ids;
+}
+
+/*
+ * Rules across sections, checked once everything is loaded: authorizations
+ * name declared purposes; one kind records policy acceptance (added, named
+ * "policy", when none is declared); SMS consents need the SMS program that
+ * answers STOP and HELP; channels must be offered; one kind per cookie
+ * category.
+ */
+static void
+check_consents(struct ctx *c, const node_t *root)
+{
+    struct pv_policy *p = c->p;
+    const node_t *where = get(c, root, "consents");
+    int policy_kind = -1;
+
+    if (where == NULL)
+        where = root;
+    if (p->nconsents > 0 && p->consent_kinds == NULL)
+        return; /* out of memory, already noted */
+    for (int i = 0; i < p->nconsents; i++) {
+        struct pv_consent_kind *k = &p->consent_kinds[i];
+        const node_t *at = c->kind_nodes[i] ? c->kind_nodes[i] : where;
+        if (c->authorizes[i])
+            resolve_authorizes(c, k, c->authorizes[i]);
+        if (k->type == PV_CONSENT_POLICY) {
+            if (policy_kind >= 0)
+                err(c, at, "only one consent kind may have type policy ('%s' and '%s' do)",
+                    p->consents[policy_kind], k->name);
+            policy_kind = i;
+        }
+        if (k->channel == PV_CH_SMS && p->sms.program == NULL)
+            err(c, at,
+                "consent '%s' is on channel sms, so communications.sms (program and help) is "
+                "required: STOP and HELP must be answered",
+                k->name);
+        if (k->channel >= 0 && !(p->channels & (1u << k->channel)))
+            err(c, at, "consent '%s' is on channel %s, which communications.channels leaves out",
+                k->name, pv_channel_name(k->channel));
+        for (int j = 0; k->cookie && j < i; j++)
+            if (p->consent_kinds[j].cookie && strcmp(p->consent_kinds[j].cookie, k->cookie) == 0)
+                err(c, at, "cookie category '%s' has two consent kinds ('%s' and '%s')", k->cookie,
+                    p->consents[j], k->name);
+    }
+    if (policy_kind < 0) {
+        int named = pv_policy_consent(p, "policy");
+        if (named >= 0) {
+            err(c, c->kind_nodes[named] ? c->kind_nodes[named] : where,
+                "the consent kind 'policy' is reserved for policy acceptance; give it type policy");
+            return;
+        }
+        if (p->consents == NULL) {
+            p->consents = alloc(c, sizeof *p->consents);
+            p->consent_kinds = alloc(c, sizeof *p->consent_kinds);
+            if (p->consents == NULL || p->consent_kinds == NULL)
+                return;
+        }
+        policy_kind = p->nconsents++;
+        p->consents[policy_kind] = "policy";
+        p->consent_kinds[policy_kind].name = "policy";
+        p->consent_kinds[policy_kind].type = PV_CONSENT_POLICY;
+        p->consent_kinds[policy_kind].channel = PV_CH_NONE;
+    }
+    p->policy_kind = policy_kind;
+}
+
+/* A purpose is marketing if it says so, is named so, or needs a marketing consent. */
+static void
+purpose_marketing(struct ctx *c, struct pv_purpose *u, const node_t *vn)
+{
+    const struct pv_policy *p = c->p;
+    node_t *v = get(c, vn, "marketing");
+    int flag = -1, implied = strcmp(u->key, "marketing") == 0;
+
+    for (int k = 0; p->consent_kinds && k < p->nconsents; k++)
+        if ((u->requires & (UINT64_C(1) << k)) && p->consent_kinds[k].type == PV_CONSENT_MARKETING)
+            implied = 1;
+    if (v && get_bool(c, v, "marketing", &flag) && flag == 0 && implied)
+        err(c, v,
+            "purpose %s is marketing (by its name or the marketing consent it requires); "
+            "marketing: false cannot change that",
+            u->key);
+    u->marketing = flag == 1 || implied;
+}
+
 static void
 load_consents(struct ctx *c, const node_t *n)
 {
+    if (n->type == YAML_MAPPING_NODE) {
+        load_consent_map(c, n);
+        return;
+    }
     c->p->consents = get_list(c, n, "consents", 'n', &c->p->nconsents);
-    if (c->p->nconsents > PV_MAX_CONSENTS)
-        err(c, n, "expected at most %d consent kinds", PV_MAX_CONSENTS);
+    if (c->p->nconsents >= PV_MAX_CONSENTS)
+        err(c, n, "expected at most %d consent kinds", PV_MAX_CONSENTS - 1);
+    else
+        consent_kinds_of_list(c, n);
 }
 
 static void
 load_purposes(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"description", "tpo",      "roles",
-                                       "categories",  "requires", NULL};
+    static const char *const keys[] = {"description", "tpo",       "roles", "categories",
+                                       "requires",    "marketing", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -696,6 +942,7 @@ load_purposes(struct ctx *c, const node_t *m)
                 u->requires |= UINT64_C(1) << ki;
             }
         }
+        purpose_marketing(c, u, vn);
         p->npurposes++;
     }
 }
@@ -784,11 +1031,94 @@ load_rights(struct ctx *c, const node_t *m)
     }
 }
 
+/* The profile field texts go to: named, or the first one of a phone-number category, if any. */
+static void
+load_sms_number(struct ctx *c, const node_t *sms)
+{
+    struct pv_policy *p = c->p;
+    int prof = pv_policy_collection(p, "profile"), fi = -1;
+    const struct pv_collection *col;
+    const struct pv_category *cat;
+    node_t *v;
+
+    if ((v = get(c, sms, "never_shared")))
+        get_bool(c, v, "communications.sms.never_shared", &p->sms.never_shared);
+    if (prof < 0)
+        return; /* the missing profile is reported on its own */
+    col = &p->collections[prof];
+    if ((v = get(c, sms, "phone_field"))) {
+        if (sval(v) == NULL || (fi = pv_policy_field(col, sval(v))) < 0) {
+            err(c, v,
+                "expected a field of the profile collection for communications.sms.phone_field");
+            return;
+        }
+    } else {
+        for (int i = 0; i < col->nfields && fi < 0; i++)
+            if (pv_category_covers("user.contact.phone_number",
+                                   p->categories[col->fields[i].category].key))
+                fi = i;
+        if (fi < 0)
+            return; /* no number on file: nothing can be texted, STOP is still answered */
+    }
+    p->sms.phone_field = fi;
+    p->sms.phone_category = col->fields[fi].category;
+    cat = &p->categories[p->sms.phone_category];
+    if (!cat->index)
+        err(c, v ? v : sms,
+            "category %s of the SMS number needs index: true, so that inbound texts find their "
+            "sender",
+            cat->key);
+}
+
+static void
+load_channels(struct ctx *c, const node_t *v)
+{
+    int n;
+    const char **list = get_list(c, v, "communications.channels", 'n', &n);
+
+    c->p->channels = 0;
+    for (int i = 0; list && i < n; i++) {
+        int ch = pv_channel_parse(list[i]);
+        if (ch == PV_CH_NONE)
+            err(c, node(c, v->data.sequence.items.start[i]),
+                "expected email, sms, phone or mail for a channel");
+        else
+            c->p->channels |= 1u << ch;
+    }
+}
+
+/* What this version changes: {material, notice, summary}. */
+static void
+load_change(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"material", "notice", "summary", NULL};
+    struct pv_retention d;
+    node_t *v;
+
+    if (!want_map(c, m, "change"))
+        return;
+    check_keys(c, m, keys, "change");
+    if ((v = need(c, m, "material", "change")))
+        get_bool(c, v, "change.material", &c->p->change.material);
+    if ((v = get(c, m, "summary")))
+        c->p->change.summary = get_text(c, v, "change.summary");
+    if ((v = get(c, m, "notice"))) {
+        const char *s = sval(v);
+        if (s == NULL || parse_duration(s, &d) != 0 || d.unit != PV_RET_DAYS)
+            err(c, v, "expected a notice period in days such as 30d for change.notice");
+        else
+            c->p->change.notice_days = d.n;
+    } else if (c->p->change.material) {
+        err(c, m,
+            "missing required key 'notice' in change (a material change needs a notice period)");
+    }
+}
+
 static void
 load_communications(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"sms", NULL};
-    static const char *const skeys[] = {"program", "help", NULL};
+    static const char *const keys[] = {"sms", "channels", NULL};
+    static const char *const skeys[] = {"program", "help", "phone_field", "never_shared", NULL};
     node_t *sms, *v;
 
     if (!want_map(c, m, "communications"))
@@ -800,7 +1130,10 @@ load_communications(struct ctx *c, const node_t *m)
             c->p->sms.program = get_text(c, v, "communications.sms.program");
         if ((v = need(c, sms, "help", "communications.sms")))
             c->p->sms.help = get_text(c, v, "communications.sms.help");
+        load_sms_number(c, sms);
     }
+    if ((v = get(c, m, "channels")))
+        load_channels(c, v);
 }
 
 /* ---- who may act for whom: minors, visibility, restriction, break-glass, sessions ---- */
@@ -1058,7 +1391,7 @@ load_root(struct ctx *c, node_t *root)
         "phivault",    "organization",   "effective", "minimum_age",        "categories",
         "collections", "roles",          "purposes",  "consents",           "recipients",
         "rights",      "communications", "minors",    "profile_visibility", "restriction",
-        "break_glass", "authentication", NULL};
+        "break_glass", "authentication", "change",    NULL};
     struct pv_policy *p = c->p;
     node_t *v;
     int y, mo, d;
@@ -1068,6 +1401,8 @@ load_root(struct ctx *c, node_t *root)
         return;
     }
     check_keys(c, root, keys, "the policy");
+    p->sms.phone_field = p->sms.phone_category = p->policy_kind = -1;
+    p->channels = (1u << PV_CH_COUNT_) - 1;
     if ((v = need(c, root, "phivault", "the policy"))) {
         if (sval(v) && strcmp(sval(v), "1") == 0)
             p->format = 1;
@@ -1105,6 +1440,9 @@ load_root(struct ctx *c, node_t *root)
     if ((v = get(c, root, "communications")))
         load_communications(c, v);
     load_access_rules(c, root);
+    if ((v = get(c, root, "change")))
+        load_change(c, v);
+    check_consents(c, root);
 }
 
 int

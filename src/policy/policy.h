@@ -100,6 +100,7 @@ struct pv_purpose {
     const char **categories; /* category prefixes this purpose may touch */
     int ncategories;
     uint64_t requires; /* bit i: consent kind i must be held */
+    int marketing;     /* a marketing purpose: never reaches health data without authorization */
 };
 
 struct pv_recipient {
@@ -113,6 +114,33 @@ struct pv_recipient {
 struct pv_right {
     const char *name; /* access, amend, delete, ... */
     int days;         /* deadline */
+};
+
+/* The channels people are contacted by. */
+enum pv_channel { PV_CH_NONE = -1, PV_CH_EMAIL, PV_CH_SMS, PV_CH_PHONE, PV_CH_MAIL, PV_CH_COUNT_ };
+
+/* What a consent kind is about; the decision and the services read the type, never the name. */
+enum pv_consent_type {
+    PV_CONSENT_OTHER,         /* a kind the policy names for its own purposes' requires */
+    PV_CONSENT_POLICY,        /* acceptance of a policy version (withdrawal: objection) */
+    PV_CONSENT_MARKETING,     /* marketing messages on a channel */
+    PV_CONSENT_SERVICE,       /* account and service messages on a channel */
+    PV_CONSENT_AUTHORIZATION, /* a written authorization (HIPAA 164.508), with evidence */
+    PV_CONSENT_COOKIES,       /* a cookie category of the web pages */
+    PV_CONSENT_SALE,          /* sale and sharing (withdrawal: the opt-out, e.g. GPC) */
+    PV_CONSENT_RESEARCH,      /* use of data for research */
+    PV_CONSENT_TYPE_COUNT_
+};
+
+struct pv_consent_kind {
+    const char *name;
+    enum pv_consent_type type;
+    int channel;           /* marketing and service: enum pv_channel; else PV_CH_NONE */
+    int default_granted;   /* held until withdrawn (opt-out) rather than until granted */
+    const int *authorizes; /* authorization: the purposes it authorizes */
+    int nauthorizes;
+    const char *cookie;      /* cookies: the category (functional, analytics, ...) */
+    const char *description; /* may be NULL */
 };
 
 struct pv_policy {
@@ -144,6 +172,9 @@ struct pv_policy {
     struct {
         const char *program;
         const char *help;
+        int phone_field;    /* profile field texts go to; -1 without sms */
+        int phone_category; /* its category (blind-indexed); -1 without sms */
+        int never_shared;   /* SMS numbers and SMS consent are never disclosed */
     } sms;
     char *source; /* the file's bytes, NUL-terminated */
     size_t source_len;
@@ -181,6 +212,17 @@ struct pv_policy {
         int max_address_failures; /* failed logins per client address in a window */
         int64_t failure_window_s; /* the window */
     } auth;
+    /* The consent kinds, parallel to consents. */
+    struct pv_consent_kind *consent_kinds;
+    /* The kind recording policy acceptance. */
+    int policy_kind;
+    /* Bit c: channel c is offered. */
+    unsigned channels;
+    struct {
+        int material;        /* this version changes how personal data is used */
+        int notice_days;     /* people notified may object within this period */
+        const char *summary; /* what changed, for people; may be NULL */
+    } change;
 };
 
 /*
@@ -201,6 +243,14 @@ int pv_policy_collection(const struct pv_policy *p, const char *name);
 int pv_policy_category(const struct pv_policy *p, const char *key);
 int pv_policy_consent(const struct pv_policy *p, const char *kind);
 int pv_policy_field(const struct pv_collection *c, const char *name);
+/* "email", "sms", "phone", "mail"; PV_CH_NONE for anything else. */
+int pv_channel_parse(const char *s);
+const char *pv_channel_name(int ch);
+const char *pv_consent_type_name(enum pv_consent_type t);
+/* Bit i set: consent kind i is held, for a subject without any ledger entry. */
+uint64_t pv_policy_consent_defaults(const struct pv_policy *p);
+/* Whether collection c's fields in mask include protected health information. */
+int pv_policy_touches_phi(const struct pv_policy *p, int c, uint64_t mask);
 /* Whether category prefix covers key (equal, or key lies below it). */
 int pv_category_covers(const char *prefix, const char *key);
 /* Whether purpose may touch category key. */
@@ -221,6 +271,13 @@ enum pv_action {
     PV_ACT_RESTRICT,    /* restrict processing of a subject's data */
     PV_ACT_UNRESTRICT,  /* lift that restriction */
     PV_ACT_VISIBILITY,  /* make one's profile viewable by providers, or stop */
+
+    /* Record a grant or withdrawal in the consent ledger. */
+    PV_ACT_CONSENT,
+    /* Send a message to the subject on a channel. */
+    PV_ACT_CONTACT,
+    /* Release data to a recipient. */
+    PV_ACT_DISCLOSE,
     PV_ACT_COUNT_
 };
 
@@ -254,6 +311,13 @@ struct pv_facts {
     int guardian_age;      /* enroll: that guardian's age in whole years */
     int parental_consent;  /* enroll, birth-date change: verified parental consent is held */
     int birth_date_change; /* update: the birth date changes; age is the new age */
+    int channel;                /* contact: enum pv_channel */
+    unsigned channels_allowed;  /* contact: channels their confidential-communications choice
+                                   leaves (bit c); 0: they made none */
+    int has_address;            /* contact: something on file reaches them on the channel */
+    int number_opted_out;       /* contact by SMS: the number texted STOP */
+    int recipient;              /* disclose: recipient index, -1 if none or unknown */
+    uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
 };
 
 struct pv_decision {

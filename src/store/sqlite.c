@@ -106,7 +106,27 @@ static const char schema[] =
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS session_seen(token_hash BLOB PRIMARY KEY,"
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);";
+    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);"
+    /* The consent ledger, append-only: the triggers refuse any change to a past entry. */
+    "CREATE TABLE IF NOT EXISTS consents(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    " subject_id TEXT NOT NULL, kind TEXT NOT NULL, granted INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " source TEXT NOT NULL, policy_version TEXT NOT NULL, actor TEXT NOT NULL, evidence BLOB);"
+    "CREATE INDEX IF NOT EXISTS consents_by_subject ON consents(subject_id, kind, seq);"
+    "CREATE TRIGGER IF NOT EXISTS consents_no_update BEFORE UPDATE ON consents"
+    " BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS consents_no_delete BEFORE DELETE ON consents"
+    " BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;"
+    "CREATE TABLE IF NOT EXISTS sms_optouts(seq INTEGER PRIMARY KEY, digest BLOB NOT NULL,"
+    " stopped INTEGER NOT NULL, ts INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS sms_optouts_by_digest ON sms_optouts(digest, seq);"
+    "CREATE TABLE IF NOT EXISTS contact_prefs(seq INTEGER PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " channels INTEGER NOT NULL, addresses BLOB, ts INTEGER NOT NULL, actor TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS contact_prefs_by_subject ON contact_prefs(subject_id, seq);"
+    "CREATE TABLE IF NOT EXISTS policy_history(seq INTEGER PRIMARY KEY, version TEXT NOT NULL,"
+    " in_force_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS policy_notices(seq INTEGER PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " version TEXT NOT NULL, ts INTEGER NOT NULL, channel TEXT NOT NULL, actor TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS policy_notices_by_subject ON policy_notices(subject_id, seq);";
 
 static const struct pv_store_ops *ops(void);
 

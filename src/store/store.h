@@ -405,5 +405,80 @@ int pv_store_totp_delete(struct pv_conn *c, const char *user_id);
 int pv_store_session_touch(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES], int64_t now);
 /* End every session of a user. */
 int pv_store_session_delete_user(struct pv_conn *c, const char *user_id);
+/* ---- the consent ledger (consents.c) -------------------------------------------- */
+
+#define PV_EVIDENCE_SEALED_MAX 2304 /* 2,048 bytes of evidence text, sealed, JSON-quoted */
+
+/*
+ * One grant or withdrawal. The ledger is append-only: there is a put and
+ * no update or delete (the SQLite schema refuses both with triggers).
+ */
+struct pv_consent_row {
+    int64_t seq;        /* order of recording */
+    char id[PV_ID_MAX]; /* "cns_..." */
+    char subject_id[PV_ID_MAX];
+    char kind[64];              /* the policy's consent kind */
+    int granted;                /* 1: granted, 0: withdrawn */
+    int64_t ts;                 /* milliseconds */
+    char source[PV_SOURCE_MAX]; /* web, app, staff, phone, written, api, sms, link, gpc */
+    char policy_version[40];    /* in force when recorded; for acceptance, the version accepted */
+    char actor[PV_ID_MAX];      /* user id, or the channel the person used: "sms", "link" */
+    unsigned char evidence[PV_EVIDENCE_SEALED_MAX]; /* sealed; evidence_len 0 if none */
+    size_t evidence_len;
+};
+
+int pv_store_consent_put(struct pv_conn *c, const struct pv_consent_row *r);
+/* A subject's entries oldest first; of one kind, or of all when kind is NULL. */
+int pv_store_consent_list(struct pv_conn *c, const char *subject_id, const char *kind,
+                          int (*cb)(const struct pv_consent_row *r, void *arg), void *arg);
+/* The latest entry of each kind a subject has any of (evidence not read). */
+int pv_store_consent_latest(struct pv_conn *c, const char *subject_id,
+                            int (*cb)(const struct pv_consent_row *r, void *arg), void *arg);
+
+/* Numbers that texted STOP (and START again), by the blind index of the number. */
+int pv_store_sms_optout_put(struct pv_conn *c, const unsigned char digest[PV_HASH_BYTES],
+                            int stopped, int64_t now);
+/* *stopped: 1 if the number's latest keyword stopped it, else 0 (also when it never texted). */
+int pv_store_sms_optout_get(struct pv_conn *c, const unsigned char digest[PV_HASH_BYTES],
+                            int *stopped);
+
+/* Confidential communications: the channels a person allows, and addresses of their own. */
+#define PV_PREFS_SEALED_MAX 2304
+
+struct pv_contact_prefs {
+    char subject_id[PV_ID_MAX];
+    unsigned channels; /* bit c: channel c allowed; 0: no choice made (all allowed) */
+    unsigned char addresses[PV_PREFS_SEALED_MAX]; /* sealed JSON {channel: address}; may be empty */
+    size_t addresses_len;
+    int64_t ts;
+    char actor[PV_ID_MAX];
+};
+
+/* Appended: the latest row is in force, earlier ones stay as history. */
+int pv_store_contact_prefs_put(struct pv_conn *c, const struct pv_contact_prefs *p);
+int pv_store_contact_prefs_get(struct pv_conn *c, const char *subject_id,
+                               struct pv_contact_prefs *out);
+
+/* ---- policy versions (consents.c) ------------------------------------------------ */
+
+/* One version in force on this data directory, from in_force_at on. */
+struct pv_policy_era {
+    int64_t seq;
+    char version[40];
+    int64_t in_force_at; /* milliseconds */
+};
+
+int pv_store_policy_history_put(struct pv_conn *c, const char *version, int64_t in_force_at);
+int pv_store_policy_history_list(struct pv_conn *c,
+                                 int (*cb)(const struct pv_policy_era *e, void *arg), void *arg);
+/* The text of a version once loaded (kept by pv_store_policy_put). */
+int pv_store_policy_text_get(struct pv_conn *c, const char *version, struct pv_buf *out);
+/* A subject was notified of a version. */
+int pv_store_policy_notice_put(struct pv_conn *c, const char *subject_id, const char *version,
+                               const char *channel, const char *actor, int64_t now);
+int pv_store_policy_notice_list(struct pv_conn *c, const char *subject_id,
+                                int (*cb)(const char *version, int64_t ts, const char *channel,
+                                          void *arg),
+                                void *arg);
 
 #endif

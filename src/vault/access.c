@@ -92,6 +92,9 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
     if (a->subject == NULL)
         return 0;
     f->self = f->has_subject && strcmp(act->subject_id, a->subject) == 0;
+    /* The consent ledger is a fact of every decision about a subject. */
+    if (a->action != PV_ACT_ENROLL && (rc = pv_consent_facts(v, p, a->subject, &f->consents)) != 0)
+        return rc;
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
     if (*exists && a->action != PV_ACT_ENROLL) {
@@ -146,6 +149,8 @@ decide(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
 
     if ((rc = gather(v, call, a, f, &exists)) != 0)
         return rc;
+    if (a->more)
+        pv_facts_merge(f, a->more);
     pv_policy_decide(v->policy, f, d);
     if (d->permit && a->subject && !exists) {
         d->permit = 0;
@@ -154,6 +159,9 @@ decide(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
         d->fields = 0;
         d->erase = 0;
     }
+    /* A person still governed by an earlier version: the stricter outcome stands. */
+    if (d->permit && a->subject && (rc = pv_versions_check(v, call, a, f, d)) != 0)
+        return rc;
     return 0;
 }
 
@@ -190,10 +198,14 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     rows[0].action = a->audit_action;
     /* A refused enrollment created no subject: its would-be id names nothing. */
     rows[0].subject = a->action == PV_ACT_ENROLL && !d.permit ? "" : safe_id(a->subject, "sub");
-    rows[0].collection = a->collection >= 0 ? p->collections[a->collection].name : "";
-    rows[0].record = a->record && (pv_id_valid(a->record, "usr") || pv_id_valid(a->record, "brk"))
+    rows[0].collection = a->audit_collection  ? a->audit_collection
+                         : a->collection >= 0 ? p->collections[a->collection].name
+                                              : "";
+    rows[0].record = a->record && (pv_id_valid(a->record, "usr") || pv_id_valid(a->record, "brk") ||
+                                   pv_id_valid(a->record, "cns"))
                          ? a->record
                          : safe_id(a->record, "rec");
+    rows[0].recipient = a->audit_recipient ? a->audit_recipient : "";
     rows[0].categories = cats.data ? cats.data : "";
     /* A purpose the policy does not know is client text: it is not logged. */
     rows[0].purpose = d.purpose >= 0 ? p->purposes[d.purpose].key : call->purpose ? "?" : "";

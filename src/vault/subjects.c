@@ -25,6 +25,9 @@ struct enroll {
     const char *assign_user; /* a provider enrolling a client */
     int has_guardian;        /* a guardian enrolls a minor and will act for them */
     struct pv_guardian guardian;
+
+    /* The policy acceptance, appended to the consent ledger. */
+    struct pv_consent_row accepted;
 };
 
 static int
@@ -47,7 +50,7 @@ apply_enroll(struct pv_conn *w, void *arg)
         return rc;
     if (e->has_guardian && (rc = pv_store_guardian_put(w, &e->guardian)) != 0)
         return rc;
-    return 0;
+    return pv_store_consent_put(w, &e->accepted);
 }
 
 /* Blind-index every indexed field of the profile. */
@@ -170,6 +173,9 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
         e->guardian = guardian;
         memcpy(e->guardian.subject_id, e->s.id, sizeof e->s.id);
     }
+    pv_consent_row_init(v, &e->accepted, e->s.id, p->consents[p->policy_kind], 1,
+                        e->s.accepted_source, act ? act->user_id : "anonymous");
+    e->accepted.ts = e->s.accepted_at;
     if (rc == 0 && act) {
         /* A person enrolling their child is the child's guardian, not the child. */
         if (p->roles[act->role].scope == PV_SCOPE_SELF && !e->has_guardian)

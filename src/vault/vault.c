@@ -303,6 +303,10 @@ pv_vault_open(const struct pv_vault_config *cfg, struct pv_vault **out, struct p
         if (rc == 0)
             rc = pv_audit_commit(v->audit, NULL, 0, make_system_key, v);
     }
+    if (rc == 0)
+        rc = pv_versions_open(v);
+    if (rc == 0)
+        rc = pv_comms_open(v, errors);
     if (rc != 0) {
         pv_vault_close(v);
         return rc;
@@ -317,6 +321,8 @@ pv_vault_close(struct pv_vault *v)
     if (v == NULL)
         return;
     pv_audit_close(v->audit);
+    pv_versions_close(v->versions);
+    pv_comms_close(v->comms);
     pv_store_close(v->store);
     pv_keyring_free(v->keys);
     pv_policy_free(v->policy);

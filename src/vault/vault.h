@@ -163,5 +163,84 @@ int pv_vault_logout_all(struct pv_vault *v, struct pv_call *call, const char *us
 /* Audit a session that must enroll a second factor trying anything else. */
 int pv_vault_deny_pending(struct pv_vault *v, const struct pv_actor *act, const char *action,
                           const char *subject);
+/* ---- the consent ledger (consent.c) ---------------------------------------- */
+
+/* A grant or withdrawal to record. */
+struct pv_consent_change {
+    const char *kind;           /* a consent kind the policy declares */
+    int grant;                  /* 1: grant, 0: withdraw */
+    const char *source;         /* web, app, staff, phone, written or api */
+    const char *evidence;       /* at most 2,048 bytes; required to grant an authorization */
+    const char *policy_version; /* acceptance: the version accepted (NULL: the one in force) */
+};
+
+/*
+ * Record ch for subject: decided (action consent), audited, appended in the
+ * same transaction; *out is the new entry. Withdrawing is never refused for
+ * want of a consent. Rights requests ("withdraw") call this.
+ */
+int pv_vault_consent_set(struct pv_vault *v, struct pv_call *call, const char *subject,
+                         const struct pv_consent_change *ch, json_t **out);
+/* The same from a JSON body {kind, action: grant|withdraw, source?, evidence?, policy_version?}. */
+int pv_vault_consent_record(struct pv_vault *v, struct pv_call *call, const char *subject,
+                            const json_t *body, json_t **out);
+/* The whole ledger of a subject, oldest first, and what is held now. */
+int pv_vault_consent_list(struct pv_vault *v, struct pv_call *call, const char *subject,
+                          json_t **out);
+/*
+ * Whether subject holds consent kind now (its latest ledger entry, else the
+ * policy's default): a fact for the vault's own decisions, such as whether
+ * usage data may be kept; it writes no audit entry. PV_EINVAL if the
+ * policy declares no such kind.
+ */
+int pv_vault_consent_held(struct pv_vault *v, const char *subject, const char *kind, int *held);
+/* Cookie categories chosen on the web pages: {necessary: true, <category>: bool, ...}. */
+int pv_vault_cookies_get(struct pv_vault *v, struct pv_call *call, const char *subject,
+                         json_t **out);
+int pv_vault_cookies_set(struct pv_vault *v, struct pv_call *call, const char *subject,
+                         const json_t *body, json_t **out);
+/*
+ * Global Privacy Control: a request with Sec-GPC: 1 from a user whose
+ * account belongs to a subject records their opt-out of sale and sharing
+ * (once); *honored is 1 when the opt-out is in effect.
+ */
+int pv_vault_gpc(struct pv_vault *v, const struct pv_call *call, int *honored);
+
+/* ---- communications (comms.c, sms.c) ----------------------------------------- */
+
+/* May call->purpose's message reach subject on channel? {allowed, reason, to, unsubscribe?}. */
+int pv_vault_contact_check(struct pv_vault *v, struct pv_call *call, const char *subject,
+                           const char *channel, json_t **out);
+/* Confidential communications: {channels: [...] or null, addresses: {channel: address}}. */
+int pv_vault_contact_prefs_get(struct pv_vault *v, struct pv_call *call, const char *subject,
+                               json_t **out);
+int pv_vault_contact_prefs_set(struct pv_vault *v, struct pv_call *call, const char *subject,
+                               const json_t *body, json_t **out);
+/* May these data of subject go to recipient for call->purpose? {allowed, reason}. */
+int pv_vault_disclosure_check(struct pv_vault *v, struct pv_call *call, const char *subject,
+                              const char *recipient, const char *collection, const char *fields,
+                              const char *consents, json_t **out);
+/* A signed one-click unsubscribe link (RFC 8058): the token alone authorizes it. */
+int pv_vault_unsubscribe(struct pv_vault *v, const char *token, json_t **out);
+/* What the link would do, for the page a browser shows: {kind, description, organization}. */
+int pv_vault_unsubscribe_peek(struct pv_vault *v, const char *token, json_t **out);
+/*
+ * Twilio's inbound SMS webhook: the form's parameters and X-Twilio-Signature
+ * (NULL if absent). A bad or missing signature is PV_EDENIED and changes
+ * nothing. Keywords opt out, in, or get help; twiml receives the reply.
+ */
+int pv_vault_sms_inbound(struct pv_vault *v, const struct pv_form *form, const char *signature,
+                         struct pv_buf *twiml);
+/* Write DIR/twilio.conf (0600): the account's auth token and the webhook URL Twilio calls. */
+int pv_vault_sms_setup(const char *dir, const char *auth_token, const char *webhook_url);
+
+/* ---- policy versions (versions.c) ---------------------------------------------- */
+
+/* Which version governs subject, what they accepted, what they were notified of. */
+int pv_vault_policy_status(struct pv_vault *v, struct pv_call *call, const char *subject,
+                           json_t **out);
+/* Record that subject was notified of the version in force: {channel}. */
+int pv_vault_policy_notice(struct pv_vault *v, struct pv_call *call, const char *subject,
+                           const json_t *body, json_t **out);
 
 #endif

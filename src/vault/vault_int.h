@@ -15,6 +15,11 @@ struct pv_vault {
     int64_t session_ttl_ms;
     int profile;                  /* index of the profile collection */
     struct pv_throttle *throttle; /* failed logins per user and per client address */
+
+    /* comms.c: the unsubscribe key and the SMS webhook's secret. */
+    struct pv_comms *comms;
+    /* versions.c: the policy versions in force over time. */
+    struct pv_versions *versions;
 };
 
 /* What an access is about; the facts about the actor are gathered by pv_access(). */
@@ -35,6 +40,14 @@ struct pv_access {
     int parental_consent;        /* enroll, birth-date change: verified parental consent */
     int birth_date_change;       /* update: the birth date changes to one of age `age` */
     struct pv_decision *decided; /* if set, receives the decision before apply runs */
+
+    /* Facts the service gathered itself (contact, disclosure); NULL if none. */
+    const struct pv_facts *more;
+    /* The audit entry's collection column when the access is not to a collection: a consent
+     * kind, a channel, a policy version. */
+    const char *audit_collection;
+    /* The audit entry's recipient column (a declared recipient). */
+    const char *audit_recipient;
 };
 
 /*
@@ -155,5 +168,61 @@ int pv_throttle_check(struct pv_throttle *t, const unsigned char key[PV_HASH_BYT
 void pv_throttle_fail(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES],
                       int64_t window_ms, int64_t now_ms);
 void pv_throttle_reset(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES]);
+/* ---- consent, communications, policy versions -------------------------------- */
+
+/* Held in sodium memory, read-only once loaded: the unsubscribe key, the SMS webhook's secret. */
+struct pv_comms {
+    unsigned char unsub_key[PV_KEY_BYTES]; /* derived from the keyring, never stored */
+    int sms_configured;                    /* DIR/twilio.conf was read */
+    char webhook_url[1024];                /* the URL Twilio calls (and signs) */
+    unsigned char auth_token[256];         /* Twilio's auth token: the signature key */
+    size_t auth_token_len;
+};
+struct pv_versions;
+
+#define PV_TWILIO_SIG_CHARS 32
+/* X-Twilio-Signature of a form posted to url: base64(HMAC-SHA1(token, url + sorted params)). */
+int pv_twilio_signature(const unsigned char *token, size_t toklen, const char *url,
+                        const struct pv_form *f, char out[PV_TWILIO_SIG_CHARS]);
+
+/*
+ * Bit i: consent kind i of policy p is held by subject now: the latest
+ * ledger entry of the kind, or p's default when there is none.
+ */
+int pv_consent_facts(struct pv_vault *v, const struct pv_policy *p, const char *subject,
+                     uint64_t *held);
+/* Copy the facts a service gathered itself (struct pv_access.more) into f. */
+void pv_facts_merge(struct pv_facts *f, const struct pv_facts *more);
+
+/*
+ * Append ledger rows the person made through a channel of their own (an
+ * SMS keyword, a signed unsubscribe link, GPC from their session): no
+ * decision is asked, since withdrawing is always allowed and the channel
+ * proves who asks. One audit entry per row (action consent.grant or
+ * consent.withdraw, collection the kind, reason given), after lead if not
+ * NULL; more (may be NULL) runs in the same transaction.
+ */
+int pv_consent_direct(struct pv_vault *v, const struct pv_actor *act, const char *actor_name,
+                      const char *reason, struct pv_consent_row *rows, int n,
+                      const struct pv_audit_row *lead, pv_apply_fn more, void *more_arg);
+/* The latest ledger entry of kind for subject: 1 and *granted, or 0 if there is none. */
+int pv_consent_latest(struct pv_vault *v, const char *subject, const char *kind, int *granted,
+                      char source[PV_SOURCE_MAX]);
+/* Fill the fixed part of a new ledger row (id, subject, kind, time, version). */
+void pv_consent_row_init(struct pv_vault *v, struct pv_consent_row *r, const char *subject,
+                         const char *kind, int granted, const char *source, const char *actor);
+
+int pv_comms_open(struct pv_vault *v, struct pv_buf *errors);
+void pv_comms_close(struct pv_comms *cm);
+int pv_versions_open(struct pv_vault *v);
+void pv_versions_close(struct pv_versions *vs);
+/*
+ * A permitted decision about an existing subject still governed by an
+ * earlier policy version (a material change they neither accepted nor were
+ * notified of without objecting): decide again under that version and keep
+ * the stricter outcome (deny "pending-policy-change", or fewer fields).
+ */
+int pv_versions_check(struct pv_vault *v, const struct pv_call *call, const struct pv_access *a,
+                      const struct pv_facts *f, struct pv_decision *d);
 
 #endif

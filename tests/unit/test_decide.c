@@ -130,6 +130,23 @@ static const struct row rows[] = {
      PV_EDENIED, "purpose-excludes-field", NULL},
     {"patient", "self", PV_ACT_LOOKUP, "profile", "email", NULL, 0, 0, 1, "", NULL, 0, 1, 0,
      "permit", NULL},
+    /* the consent ledger: recording needs a role and scope, never a consent already held */
+    {"patient", "self", PV_ACT_CONSENT, NULL, "", NULL, 1, 0, 1, "", NULL, 0, 1, 0, "permit", NULL},
+    {"patient", "self", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 1, "", NULL, 0, 0, PV_EDENIED,
+     "not-own-subject", NULL},
+    {"staff", "marketing", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 1, 0, "permit",
+     NULL},
+    {"staff", "operations", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 1, 0, "permit",
+     NULL},
+    {"provider", "treatment", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 0, PV_EDENIED,
+     "not-assigned", NULL},
+    {"admin", "operations", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 0, PV_EDENIED,
+     "role-not-allowed-purpose", NULL},
+    {"staff", "operations", PV_ACT_READ, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 1, 0, "permit",
+     NULL},
+    /* withdrawal stops future use: marketing with the consent withdrawn is refused */
+    {"staff", "marketing", PV_ACT_READ, "profile", "", NULL, 0, 0, 0, "marketing_sms,service_sms",
+     NULL, 0, 0, PV_EDENIED, "consent-required", NULL},
 };
 
 /* Mask of comma-separated field names of collection c; consents likewise. */
@@ -427,12 +444,236 @@ test_decision_table(void **state)
     pv_policy_free(p);
 }
 
+/*
+ * Contacting, disclosing and marketing on health data: each row adds the
+ * facts those decisions read (the channel, the person's confidential-
+ * communications choice, what is on file, a STOP, restriction, the
+ * recipient and the ledgers disclosed) to the facts of the table above.
+ */
+struct crow {
+    const char *role, *purpose;
+    enum pv_action action;
+    const char *collection, *fields;
+    int assigned;
+    const char *consents; /* held */
+    const char *channel;  /* contact */
+    const char *allowed;  /* contact: channels the person allows, "" for no choice */
+    int has_address, opted_out, restricted;
+    const char *recipient; /* disclose: NULL for none */
+    const char *disclosed; /* disclose: consent kinds whose ledger goes out */
+    int permit;
+    const char *reason;
+    const char *visible;
+};
+
+static const struct crow example_rows[] = {
+    /* marketing needs the channel's marketing consent; purpose requires stay per channel */
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 0,
+     "consent-required", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "email", "", 1, 0, 0,
+     NULL, "", 1, "permit", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "sms", "", 1, 0, 0, NULL,
+     "", 0, "channel-consent-required", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_sms", "sms", "", 1, 0, 0, NULL,
+     "", 1, "permit", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "phone", "", 1, 0, 0,
+     NULL, "", 0, "channel-consent-required", NULL},
+    /* service messages: SMS needs service_sms; email, phone and mail need no consent */
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "service_sms", "sms", "", 1, 0, 0, NULL,
+     "", 1, "permit", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "sms", "", 1, 0, 0, NULL, "", 0,
+     "channel-consent-required", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    {"staff", "payment", PV_ACT_CONTACT, NULL, "", 0, "", "phone", "", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    /* STOP means stop: a number that texted STOP gets nothing, service included */
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "service_sms,marketing_sms", "sms", "", 1,
+     1, 0, NULL, "", 0, "sms-stopped", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_sms", "sms", "", 1, 1, 0, NULL,
+     "", 0, "sms-stopped", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 1, 0, NULL, "", 1,
+     "permit", NULL},
+    /* confidential communications, something on file, restriction */
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "mail", 1, 0, 0, NULL, "", 0,
+     "confidential-communications", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "mail", "mail", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "service_sms", "sms", "sms,mail", 1, 0, 0,
+     NULL, "", 1, "permit", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "mail", "", 0, 0, 0, NULL, "", 0,
+     "no-address", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 1, NULL, "", 0,
+     "subject-restricted", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "email", "", 1, 0, 1,
+     NULL, "", 0, "subject-restricted", NULL},
+    /* who may ask at all */
+    {"provider", "treatment", PV_ACT_CONTACT, NULL, "", 0, "", "phone", "", 1, 0, 0, NULL, "", 0,
+     "not-assigned", NULL},
+    {"provider", "treatment", PV_ACT_CONTACT, NULL, "", 1, "", "phone", "", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    {"admin", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 0,
+     "role-not-allowed-purpose", NULL},
+    /* disclosure: SMS numbers and SMS consent are never shared (the policy's flag) */
+    {"staff", "payment", PV_ACT_DISCLOSE, "payments", "card_last4,amount", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 1, "permit", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "profile", "name,phone", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 0, "sms-never-shared", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "profile", "name,email", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 1, "permit", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, NULL, "", 0, "", NULL, "", 0, 0, 0, "acme-billing",
+     "marketing_sms", 0, "sms-never-shared", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, NULL, "", 0, "", NULL, "", 0, 0, 0, "acme-billing",
+     "service_sms,marketing_email", 0, "sms-never-shared", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, NULL, "", 0, "", NULL, "", 0, 0, 0, "acme-billing",
+     "marketing_email", 1, "permit", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "profile", "name", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "unknown-recipient", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "visits", "date", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 0, "purpose-excludes-field", NULL},
+};
+
+/* Over marketing-health.yaml, whose marketing purposes cover every category. */
+static const struct crow health_rows[] = {
+    /* marketing on health data without a written authorization is denied, always */
+    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "marketing_email", NULL, "", 0, 0, 0,
+     NULL, "", 0, "marketing-needs-authorization", NULL},
+    {"staff", "marketing", PV_ACT_LIST, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "marketing-needs-authorization", NULL},
+    {"staff", "marketing", PV_ACT_CREATE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0, NULL,
+     "", 0, "marketing-needs-authorization", NULL},
+    {"staff", "marketing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "mailer", "", 0, "marketing-needs-authorization", NULL},
+    /* an authorization for another purpose does not count */
+    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "research_use", NULL, "", 0, 0, 0,
+     NULL, "", 0, "marketing-needs-authorization", NULL},
+    {"staff", "promotions", PV_ACT_READ, "conditions", "", 0, "health_marketing", NULL, "", 0, 0, 0,
+     NULL, "", 0, "marketing-needs-authorization", NULL},
+    /* with the authorization held, marketing may use what its categories cover */
+    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "health_marketing", NULL, "", 0, 0, 0,
+     NULL, "", 1, "permit", "condition"},
+    {"staff", "marketing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "health_marketing", NULL,
+     "", 0, 0, 0, "mailer", "", 1, "permit", NULL},
+    /* marketing without health data, other purposes on health data, recording consent */
+    {"staff", "marketing", PV_ACT_READ, "profile", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", "name,email,phone"},
+    {"staff", "research", PV_ACT_READ, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", "condition"},
+    {"provider", "treatment", PV_ACT_READ, "conditions", "", 1, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", "condition"},
+    {"staff", "marketing", PV_ACT_CONSENT, NULL, "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    /* marketing by a channel with no marketing consent kind: there is no way to have consented */
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "sms", "", 1, 0, 0, NULL,
+     "", 0, "channel-consent-required", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 0,
+     "channel-consent-required", NULL},
+    /* the SMS number is found by its category (the first phone field) and never shared */
+    {"staff", "operations", PV_ACT_DISCLOSE, "profile", "phone", 0, "", NULL, "", 0, 0, 0, "mailer",
+     "", 0, "sms-never-shared", NULL},
+};
+
+static unsigned
+channels_of(const char *list)
+{
+    char buf[64], *s, *save = NULL;
+    unsigned m = 0;
+
+    pv_strlcpy(buf, list, sizeof buf);
+    for (s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        if (pv_channel_parse(s) == PV_CH_NONE)
+            fail_msg("no channel '%s'", s);
+        m |= 1u << pv_channel_parse(s);
+    }
+    return m;
+}
+
+static void
+run_crows(const char *policy, const struct crow *rows_, size_t n)
+{
+    char path[512];
+    struct pv_policy *p;
+
+    snprintf(path, sizeof path, "%s/%s", source_dir(), policy);
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct crow *r = &rows_[i];
+        struct pv_facts f;
+        struct pv_decision d;
+
+        memset(&f, 0, sizeof f);
+        f.role = pv_policy_role(p, r->role);
+        f.purpose = r->purpose;
+        f.action = r->action;
+        f.collection = r->collection ? pv_policy_collection(p, r->collection) : -1;
+        if (r->collection && f.collection < 0)
+            fail_msg("row %zu: no collection %s", i, r->collection);
+        f.fields = mask_of(p, f.collection, r->fields, 0);
+        f.assigned = r->assigned;
+        f.consents = mask_of(p, 0, r->consents, 1);
+        f.channel = r->channel ? pv_channel_parse(r->channel) : PV_CH_NONE;
+        f.channels_allowed = channels_of(r->allowed);
+        f.has_address = r->has_address;
+        f.number_opted_out = r->opted_out;
+        f.restricted = r->restricted;
+        f.recipient = -1;
+        for (int k = 0; r->recipient && k < p->nrecipients; k++)
+            if (strcmp(p->recipients[k].key, r->recipient) == 0)
+                f.recipient = k;
+        f.consents_disclosed = mask_of(p, 0, r->disclosed, 1);
+        pv_policy_decide(p, &f, &d);
+        if (d.permit != r->permit || strcmp(d.reason, r->reason) != 0)
+            fail_msg("%s row %zu (%s %s %s %s): got %s/%s, want %s/%s", policy, i, r->role,
+                     r->purpose, pv_action_name(r->action), r->channel ? r->channel : "-",
+                     d.permit ? "permit" : "deny", d.reason, r->permit ? "permit" : "deny",
+                     r->reason);
+        if (r->visible && d.fields != mask_of(p, f.collection, r->visible, 0))
+            fail_msg("%s row %zu: fields %llx, want %s", policy, i, (unsigned long long)d.fields,
+                     r->visible);
+        if (!d.permit)
+            assert_int_equal(d.err, PV_EDENIED);
+    }
+    pv_policy_free(p);
+}
+
+static void
+test_contact_and_disclosure(void **state)
+{
+    (void)state;
+    run_crows("policies/example.yaml", example_rows, PV_ARRAY_LEN(example_rows));
+}
+
+static void
+test_marketing_on_health_data(void **state)
+{
+    (void)state;
+    run_crows("tests/unit/policies/good/marketing-health.yaml", health_rows,
+              PV_ARRAY_LEN(health_rows));
+}
+
+/* A subject without ledger entries holds exactly the kinds the policy presumes. */
+static void
+test_consent_defaults(void **state)
+{
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    assert_int_equal(pv_policy_consent_defaults(p), mask_of(p, 0, "service_sms", 1));
+    pv_policy_free(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_table),
         cmocka_unit_test(test_who_acts_for_whom),
+        cmocka_unit_test(test_contact_and_disclosure),
+        cmocka_unit_test(test_marketing_on_health_data),
+        cmocka_unit_test(test_consent_defaults),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
