@@ -224,6 +224,13 @@ test('a replayed unsubscribe link is idempotent: same answer, no new entry', asy
   assert.equal(rows(), n);
   const audit = (await auditOf(w, s)).filter((e) => e.action === 'consent.unsubscribe');
   assert.deepEqual(audit.map((e) => e.reason), ['already-withdrawn', 'already-withdrawn', 'already-withdrawn']);
+  // A click from a browser (Accept: text/html) is answered with a page.
+  const page = await oneClick(token, { headers: { accept: 'text/html' } });
+  assert.equal(page.status, 200);
+  assert.match(page.headers['content-type'], /^text\/html/);
+  assert.ok(page.text.includes('You are unsubscribed'));
+  assert.ok(!page.text.includes('<form'));
+  assert.equal(rows(), n);
   // A later grant is not undone by itself; the old link, clicked again, withdraws again.
   await record(s, { kind: 'marketing_email', action: 'grant', source: 'web' });
   assert.deepEqual(await answer(s, 'email', 'marketing'), [true, 'permit']);
