@@ -7,6 +7,11 @@
  * transaction, signs the new head, commits (one fsync) and wakes the
  * callers. The chain state (last sequence and hash) belongs to the
  * committer thread alone and is restored when a batch rolls back.
+ *
+ * Other processes may append to the same log while the server runs (the
+ * command-line sweep, backup and key rotation each have a committer of
+ * their own), so every batch re-reads the chain's end inside its write
+ * transaction, where SQLite's write lock makes the appenders take turns.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -103,6 +108,12 @@ run_batch(struct pv_audit *a, struct job *batch)
 
     memcpy(last0, a->last, PV_HASH_BYTES);
     rc = pv_store_begin(a->w);
+    if (rc == 0 && (rc = pv_store_audit_last(a->w, &a->seq, a->last)) == 0) {
+        a->last_checkpoint = a->seq - a->seq % PV_AUDIT_CHECKPOINT_EVERY;
+        seq0 = a->seq;
+        cp0 = a->last_checkpoint;
+        memcpy(last0, a->last, PV_HASH_BYTES);
+    }
     for (j = batch; rc == 0 && j; j = j->next)
         rc = run_job(a, j);
     if (rc == 0 && a->seq != seq0) {

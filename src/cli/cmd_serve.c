@@ -18,6 +18,7 @@ pv_cmd_serve(int argc, char **argv)
         {"session-ttl", required_argument, NULL, 's'},
         {"policy", required_argument, NULL, 'p'},
         {"log-requests", no_argument, NULL, 'r'},
+        {"sweep-interval", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     struct pv_vault_config vc = {NULL, NULL, 0};
@@ -27,11 +28,11 @@ pv_cmd_serve(int argc, char **argv)
     struct pv_buf errors;
     char port[16];
     sigset_t set;
-    int64_t n;
+    int64_t n, sweep_s = 3600;
     int ch, sig, rc;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:l:t:s:p:r", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:l:t:s:p:rw:", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             vc.dir = optarg;
@@ -59,13 +60,19 @@ pv_cmd_serve(int argc, char **argv)
             }
             vc.session_ttl_s = n;
             break;
+        case 'w':
+            if (pv_parse_i64(optarg, 0, 30 * 86400, &sweep_s) != 0) {
+                fprintf(stderr, "phivault: --sweep-interval takes 0 (never) to 2592000 seconds\n");
+                return 2;
+            }
+            break;
         default:
             return 2;
         }
     }
     if (vc.dir == NULL || optind != argc) {
         fprintf(stderr, "usage: phivault serve --data DIR [--listen ADDR:PORT] [--threads N] "
-                        "[--session-ttl SECONDS] [--log-requests]\n");
+                        "[--session-ttl SECONDS] [--log-requests] [--sweep-interval SECONDS]\n");
         return 2;
     }
     /* Every thread created from here on leaves these signals to sigwait(). */
@@ -90,11 +97,18 @@ pv_cmd_serve(int argc, char **argv)
         pv_vault_close(v);
         return 1;
     }
+    if ((rc = pv_vault_maintenance_start(v, sweep_s)) != 0) {
+        fprintf(stderr, "phivault: cannot start the maintenance thread (%s)\n", pv_strerror(rc));
+        pv_server_stop(srv);
+        pv_vault_close(v);
+        return 1;
+    }
     snprintf(port, sizeof port, "%u", pv_server_port(srv));
     pv_log(PV_LOG_INFO, "server.listening", "listen", sc.listen, "port", port, "policy",
            pv_vault_policy(v)->version, NULL);
     sigwait(&set, &sig);
     pv_log(PV_LOG_INFO, "server.stopping", NULL);
+    pv_vault_maintenance_stop(v);
     pv_server_stop(srv);
     pv_vault_close(v);
     pv_log(PV_LOG_INFO, "server.stopped", NULL);

@@ -87,5 +87,11 @@ int pv_h_record_get(struct pv_req *r, struct pv_resp *out);
 int pv_h_record_update(struct pv_req *r, struct pv_resp *out);
 int pv_h_record_delete(struct pv_req *r, struct pv_resp *out);
 int pv_h_audit(struct pv_req *r, struct pv_resp *out);
+int pv_h_close(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_place(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_release(struct pv_req *r, struct pv_resp *out);
+int pv_h_usage_collect(struct pv_req *r, struct pv_resp *out);
+int pv_h_usage_list(struct pv_req *r, struct pv_resp *out);
 
 #endif

@@ -28,6 +28,13 @@ const struct pv_route pv_routes[] = {
     {"DELETE", "/v1/subjects/{id}/records/{collection}/{rid}", pv_h_record_delete, PV_AUTH_DATA, 0,
      "record.delete"},
     {"GET", "/v1/audit", pv_h_audit, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/subjects/{id}/close", pv_h_close, PV_AUTH_DATA, 0, "subject.close"},
+    {"POST", "/v1/subjects/{id}/holds", pv_h_hold_place, PV_AUTH_DATA, 4 * KB, "hold.place"},
+    {"GET", "/v1/subjects/{id}/holds", pv_h_hold_list, PV_AUTH_DATA, 0, "hold.list"},
+    {"DELETE", "/v1/subjects/{id}/holds/{hold}", pv_h_hold_release, PV_AUTH_DATA, 0,
+     "hold.release"},
+    {"POST", "/v1/subjects/{id}/usage", pv_h_usage_collect, PV_AUTH_DATA, 16 * KB, "usage.collect"},
+    {"GET", "/v1/subjects/{id}/usage", pv_h_usage_list, PV_AUTH_DATA, 0, "usage.list"},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);

@@ -12,9 +12,10 @@
 #include "policy/policy_int.h"
 
 static const char *const action_names[PV_ACT_COUNT_] = {
-    [PV_ACT_READ] = "read",     [PV_ACT_LIST] = "list",     [PV_ACT_CREATE] = "create",
-    [PV_ACT_UPDATE] = "update", [PV_ACT_DELETE] = "delete", [PV_ACT_ENROLL] = "enroll",
-    [PV_ACT_LOOKUP] = "lookup", [PV_ACT_ASSIGN] = "assign",
+    [PV_ACT_READ] = "read",     [PV_ACT_LIST] = "list",       [PV_ACT_CREATE] = "create",
+    [PV_ACT_UPDATE] = "update", [PV_ACT_DELETE] = "delete",   [PV_ACT_ENROLL] = "enroll",
+    [PV_ACT_LOOKUP] = "lookup", [PV_ACT_ASSIGN] = "assign",   [PV_ACT_CLOSE] = "close",
+    [PV_ACT_HOLD] = "hold",     [PV_ACT_COLLECT] = "collect",
 };
 
 const char *
@@ -106,6 +107,19 @@ pv_purpose_fields(const struct pv_policy *p, const struct pv_purpose *u,
     return m;
 }
 
+uint64_t
+pv_consented_fields(const struct pv_policy *p, const struct pv_collection *c, uint64_t consents)
+{
+    uint64_t m = 0;
+
+    for (int i = 0; i < c->nfields; i++) {
+        int k = p->categories[c->fields[i].category].consent;
+        if (k < 0 || (consents & (UINT64_C(1) << k)))
+            m |= UINT64_C(1) << i;
+    }
+    return m;
+}
+
 static void
 deny(struct pv_decision *d, int err, const char *reason)
 {
@@ -168,6 +182,10 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         deny(d, PV_EDENIED, "role-cannot-assign");
         return;
     }
+    if (f->action == PV_ACT_HOLD && !(r->powers & PV_POWER_HOLDS)) {
+        deny(d, PV_EDENIED, "role-cannot-hold");
+        return;
+    }
     if ((u->requires & f->consents) != u->requires) {
         deny(d, PV_EDENIED, "consent-required");
         return;
@@ -202,8 +220,22 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
                 deny(d, PV_EDENIED, "purpose-excludes-field");
                 return;
             }
+            /* A category that needs the person's consent is never stored without it. */
+            if ((f->fields & ~pv_consented_fields(p, c, f->consents)) != 0) {
+                deny(d, PV_EDENIED, "consent-required");
+                return;
+            }
+            break;
+        case PV_ACT_COLLECT:
+            if ((f->fields & ~covered) != 0) {
+                deny(d, PV_EDENIED, "purpose-excludes-field");
+                return;
+            }
+            /* Usage data is kept only as far as consent allows: the rest is dropped. */
+            covered &= f->fields & pv_consented_fields(p, c, f->consents);
             break;
         case PV_ACT_DELETE:
+        case PV_ACT_CLOSE: /* closing ends the whole profile's account retention */
             if (covered != all) {
                 deny(d, PV_EDENIED, "purpose-excludes-field");
                 return;
@@ -212,6 +244,10 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         default:
             break;
         }
+    }
+    if (f->action == PV_ACT_DELETE && f->held) {
+        deny(d, PV_ECONFLICT, "legal-hold");
+        return;
     }
     if (f->action == PV_ACT_ENROLL) {
         if (f->policy_version == NULL || strcmp(f->policy_version, p->version) != 0) {

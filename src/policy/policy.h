@@ -43,6 +43,7 @@ enum pv_power {
     PV_POWER_USERS = 1u << 0,  /* create and list user accounts */
     PV_POWER_AUDIT = 1u << 1,  /* search the audit log */
     PV_POWER_ASSIGN = 1u << 2, /* assign providers to subjects */
+    PV_POWER_HOLDS = 1u << 3,  /* place and release legal holds */
 };
 
 struct pv_role {
@@ -60,9 +61,23 @@ enum pv_ret_unit {
     PV_RET_YEARS,
 };
 
+/* The event a retention period counts from. */
+enum pv_ret_from {
+    PV_FROM_CREATED,    /* the record holding the value was created (the default) */
+    PV_FROM_CLOSED,     /* the subject's account was closed */
+    PV_FROM_LAST_VISIT, /* the subject's latest record of the policy's visit collection */
+};
+
 struct pv_retention {
     enum pv_ret_unit unit;
-    int n; /* count of unit; 0 for ACCOUNT and FOREVER */
+    int n;                 /* count of unit; 0 for ACCOUNT and FOREVER */
+    enum pv_ret_from from; /* what a period counts from (periods only) */
+};
+
+/* What happens to a value when its retention ends. */
+enum pv_disposal {
+    PV_DISPOSE_PURGE,     /* destroyed */
+    PV_DISPOSE_ANONYMIZE, /* kept apart from the person, in the de-identified store */
 };
 
 /* How a category's values are stored. */
@@ -77,6 +92,8 @@ struct pv_category {
     int index;       /* exact-match blind index for look-ups */
     enum pv_store_mode store;
     struct pv_retention retention;
+    enum pv_disposal disposal;
+    int consent; /* consent kind the subject must hold for values to be stored; -1: none */
 };
 
 struct pv_field {
@@ -143,7 +160,9 @@ struct pv_policy {
         const char *program;
         const char *help;
     } sms;
-    char *source; /* the file's bytes, NUL-terminated */
+    int visit_collection; /* collection whose records are visits (retention), -1: none */
+    int usage;            /* the usage-data collection "usage", -1 if not declared */
+    char *source;         /* the file's bytes, NUL-terminated */
     size_t source_len;
     struct pv_arena *arena; /* owns every string and array above */
 };
@@ -174,14 +193,17 @@ int pv_purpose_covers(const struct pv_purpose *u, const char *key);
 /* ---- decisions ---------------------------------------------------------- */
 
 enum pv_action {
-    PV_ACT_READ,   /* one record or a subject's profile */
-    PV_ACT_LIST,   /* records of a collection */
-    PV_ACT_CREATE, /* a new record */
-    PV_ACT_UPDATE, /* change fields of a record */
-    PV_ACT_DELETE, /* remove a record */
-    PV_ACT_ENROLL, /* a new subject with their profile */
-    PV_ACT_LOOKUP, /* find subjects by an indexed profile field */
-    PV_ACT_ASSIGN, /* assign a provider to a subject */
+    PV_ACT_READ,    /* one record or a subject's profile */
+    PV_ACT_LIST,    /* records of a collection */
+    PV_ACT_CREATE,  /* a new record */
+    PV_ACT_UPDATE,  /* change fields of a record */
+    PV_ACT_DELETE,  /* remove a record */
+    PV_ACT_ENROLL,  /* a new subject with their profile */
+    PV_ACT_LOOKUP,  /* find subjects by an indexed profile field */
+    PV_ACT_ASSIGN,  /* assign a provider to a subject */
+    PV_ACT_CLOSE,   /* close a subject's account (starts retention counted from closing) */
+    PV_ACT_HOLD,    /* place, list or release a legal hold on a subject */
+    PV_ACT_COLLECT, /* store usage data: fields without the consent they need are dropped */
     PV_ACT_COUNT_
 };
 
@@ -202,6 +224,7 @@ struct pv_facts {
     uint64_t consents;          /* bit i: consent kind i is held by the subject */
     const char *policy_version; /* enroll: the version the person accepted */
     int age;                    /* enroll: the person's age in whole years */
+    int held;                   /* delete: the subject is under an active legal hold */
 };
 
 struct pv_decision {
@@ -217,5 +240,29 @@ void pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struc
 /* Mask of the fields of collection c that purpose u covers. */
 uint64_t pv_purpose_fields(const struct pv_policy *p, const struct pv_purpose *u,
                            const struct pv_collection *c);
+/* Mask of the fields of collection c whose category's consent is held (or needs none). */
+uint64_t pv_consented_fields(const struct pv_policy *p, const struct pv_collection *c,
+                             uint64_t consents);
+
+/* ---- retention (retention.c) ------------------------------------------------- */
+
+#define PV_NEVER INT64_MAX /* an expiry that never comes */
+
+/* The events a value's retention may count from, in milliseconds; 0: has not happened. */
+struct pv_retention_facts {
+    int64_t created;    /* the record holding the value was created */
+    int64_t closed;     /* the subject's account was closed */
+    int64_t last_visit; /* the subject's latest visit */
+};
+
+/*
+ * When a value of category cat expires (milliseconds), or PV_NEVER: forever;
+ * account while the account is open; a period from an event that has not
+ * happened. A period from the last visit never ends before the same period
+ * from the record's own creation.
+ */
+int64_t pv_retention_expiry(const struct pv_category *cat, const struct pv_retention_facts *f);
+/* The retention as the policy writes it ("7y", "account"), into out (at least 16 bytes). */
+void pv_retention_format(const struct pv_retention *r, char out[16]);
 
 #endif

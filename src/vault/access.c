@@ -75,6 +75,15 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
             }
         }
     }
+    if (a->action == PV_ACT_DELETE && a->subject && a->subject_exists) {
+        /* A legal hold blocks deletion: the decision refuses it, and the refusal is audited. */
+        if ((rc = pv_store_reader(v->store, &c)) != 0)
+            return rc;
+        rc = pv_store_hold_active(c, a->subject, pv_now_ms());
+        if (rc != 0 && rc != PV_ENOTFOUND)
+            return rc;
+        f.held = rc == 0;
+    }
     pv_policy_decide(p, &f, &d);
     if (d.permit && a->subject && !a->subject_exists) {
         d.permit = 0;
@@ -84,8 +93,12 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     }
 
     pv_buf_init(&cats, 4096);
-    rc =
-        pv_vault_categories(v, a->collection, d.permit ? (a->fields | d.fields) : a->fields, &cats);
+    /* Collected usage data names what is stored, not what the consent gate dropped. */
+    rc = pv_vault_categories(v, a->collection,
+                             !d.permit                     ? a->fields
+                             : a->action == PV_ACT_COLLECT ? d.fields
+                                                           : (a->fields | d.fields),
+                             &cats);
     memset(&row, 0, sizeof row);
     row.actor = act ? act->user_id : "anonymous";
     row.role = act ? p->roles[act->role].name : "";
@@ -94,12 +107,17 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     /* A refused enrollment created no subject: its would-be id names nothing. */
     row.subject = a->action == PV_ACT_ENROLL && !d.permit ? "" : safe_id(a->subject, "sub");
     row.collection = a->collection >= 0 ? p->collections[a->collection].name : "";
-    row.record = a->record && pv_id_valid(a->record, "usr") ? a->record : safe_id(a->record, "rec");
+    row.record = a->record && (pv_id_valid(a->record, "usr") || pv_id_valid(a->record, "hld"))
+                     ? a->record
+                     : safe_id(a->record, "rec");
     row.categories = cats.data ? cats.data : "";
     /* A purpose the policy does not know is client text: it is not logged. */
     row.purpose = d.purpose >= 0 ? p->purposes[d.purpose].key : call->purpose ? "?" : "";
     row.decision = d.permit ? "permit" : "deny";
     row.reason = d.reason;
+    /* Written before apply runs, so an apply may act on the decision (usage keeps its fields). */
+    if (d.permit && dout)
+        *dout = d;
     if (rc == 0)
         rc = pv_audit_commit(v->audit, &row, 1, d.permit ? apply : NULL, arg);
     pv_buf_fini(&cats);
