@@ -70,8 +70,9 @@ enum pv_ret_from {
 
 struct pv_retention {
     enum pv_ret_unit unit;
-    int n;                 /* count of unit; 0 for ACCOUNT and FOREVER */
-    enum pv_ret_from from; /* what a period counts from (periods only) */
+    int n; /* count of unit; 0 for ACCOUNT and FOREVER */
+    /* what a period counts from (periods only) */
+    enum pv_ret_from from;
 };
 
 /* What happens to a value when its retention ends. */
@@ -160,11 +161,13 @@ struct pv_policy {
         const char *program;
         const char *help;
     } sms;
-    int visit_collection; /* collection whose records are visits (retention), -1: none */
-    int usage;            /* the usage-data collection "usage", -1 if not declared */
-    char *source;         /* the file's bytes, NUL-terminated */
+    char *source; /* the file's bytes, NUL-terminated */
     size_t source_len;
     struct pv_arena *arena; /* owns every string and array above */
+    /* the collection whose records are visits (retention from last_visit); -1: none */
+    int visit_collection;
+    /* the usage-data collection "usage"; -1 if not declared */
+    int usage;
 };
 
 /*
@@ -193,17 +196,20 @@ int pv_purpose_covers(const struct pv_purpose *u, const char *key);
 /* ---- decisions ---------------------------------------------------------- */
 
 enum pv_action {
-    PV_ACT_READ,    /* one record or a subject's profile */
-    PV_ACT_LIST,    /* records of a collection */
-    PV_ACT_CREATE,  /* a new record */
-    PV_ACT_UPDATE,  /* change fields of a record */
-    PV_ACT_DELETE,  /* remove a record */
-    PV_ACT_ENROLL,  /* a new subject with their profile */
-    PV_ACT_LOOKUP,  /* find subjects by an indexed profile field */
-    PV_ACT_ASSIGN,  /* assign a provider to a subject */
-    PV_ACT_CLOSE,   /* close a subject's account (starts retention counted from closing) */
-    PV_ACT_HOLD,    /* place, list or release a legal hold on a subject */
-    PV_ACT_COLLECT, /* store usage data: fields without the consent they need are dropped */
+    PV_ACT_READ,   /* one record or a subject's profile */
+    PV_ACT_LIST,   /* records of a collection */
+    PV_ACT_CREATE, /* a new record */
+    PV_ACT_UPDATE, /* change fields of a record */
+    PV_ACT_DELETE, /* remove a record */
+    PV_ACT_ENROLL, /* a new subject with their profile */
+    PV_ACT_LOOKUP, /* find subjects by an indexed profile field */
+    PV_ACT_ASSIGN, /* assign a provider to a subject */
+    /* close a subject's account (starts retention counted from closing) */
+    PV_ACT_CLOSE,
+    /* place, list or release a legal hold on a subject */
+    PV_ACT_HOLD,
+    /* store usage data: fields without the consent they need are dropped */
+    PV_ACT_COLLECT,
     PV_ACT_COUNT_
 };
 

@@ -13,8 +13,9 @@ struct pv_vault {
     struct pv_store *store;
     struct pv_audit *audit;
     int64_t session_ttl_ms;
-    int profile;            /* index of the profile collection */
-    struct pv_maint *maint; /* the background thread of a server (maintenance.c) */
+    int profile; /* index of the profile collection */
+    /* the background thread of a server (maintenance.c); NULL if none */
+    struct pv_maint *maint;
 };
 
 /* What an access is about; the facts about the actor are gathered by pv_access(). */
