@@ -12,8 +12,10 @@
  * A loaded keyring can be reloaded from its file while every thread keeps
  * using it: `phivault keys rotate` adds a master version, rewraps every data
  * key, then retires the old version, and the running server picks each step
- * up (pv_keyring_reload) without a restart. The secrets sit behind a
- * read-write lock; a reload swaps them whole.
+ * up (pv_keyring_reload) without a restart. The secrets sit behind a mutex
+ * held only to copy the one key an operation needs (so a reload waits for
+ * nothing longer than a copy, however busy the readers); a reload swaps
+ * them whole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +48,7 @@ struct secrets {
 };
 
 struct pv_keyring {
-    pthread_rwlock_t lock; /* readers use s; a reload swaps it */
+    pthread_mutex_t lock; /* guards s: operations copy a key out, a reload swaps s */
     struct secrets *s;
     char path[4096]; /* the key file, for reloads */
 };
@@ -55,14 +57,14 @@ struct pv_keyring {
 static const struct secrets *
 rd(const struct pv_keyring *kr)
 {
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&kr->lock);
+    pthread_mutex_lock((pthread_mutex_t *)&kr->lock);
     return kr->s;
 }
 
 static void
 unrd(const struct pv_keyring *kr)
 {
-    pthread_rwlock_unlock((pthread_rwlock_t *)&kr->lock);
+    pthread_mutex_unlock((pthread_mutex_t *)&kr->lock);
 }
 
 int
@@ -190,7 +192,7 @@ pv_keyring_load(const char *path, struct pv_keyring **out)
         free(kr);
         return rc;
     }
-    pthread_rwlock_init(&kr->lock, NULL);
+    pthread_mutex_init(&kr->lock, NULL);
     *out = kr;
     return 0;
 }
@@ -201,7 +203,7 @@ pv_keyring_free(struct pv_keyring *kr)
     if (kr == NULL)
         return;
     sodium_free(kr->s);
-    pthread_rwlock_destroy(&kr->lock);
+    pthread_mutex_destroy(&kr->lock);
     free(kr);
 }
 
@@ -213,6 +215,13 @@ pv_keyring_active(const struct pv_keyring *kr)
     unrd(kr);
     return v;
 }
+
+/*
+ * Copy the master key of version (0: the active one) into out, and its
+ * version into *used; PV_ECRYPTO if the keyring has no such version.
+ */
+static int take_master(const struct pv_keyring *keyring, uint32_t version,
+                       unsigned char out[PV_KEY_BYTES], uint32_t *used);
 
 static const unsigned char *
 master_key(const struct secrets *kr, uint32_t version)
@@ -254,26 +263,45 @@ wrap_ad(unsigned char *ad, size_t cap, const char *owner, uint32_t mv, uint32_t 
     return olen + 15;
 }
 
+static int
+take_master(const struct pv_keyring *keyring, uint32_t version, unsigned char out[PV_KEY_BYTES],
+            uint32_t *used)
+{
+    const struct secrets *kr = rd(keyring);
+    const unsigned char *mk;
+    int rc = PV_ECRYPTO;
+
+    if (version == 0)
+        version = kr->active;
+    if ((mk = master_key(kr, version)) != NULL) {
+        memcpy(out, mk, PV_KEY_BYTES);
+        *used = version;
+        rc = 0;
+    }
+    unrd(keyring);
+    return rc;
+}
+
 int
 pv_keyring_wrap(const struct pv_keyring *keyring, const char *owner, const struct pv_dkey *dk,
                 unsigned char out[PV_WRAPPED_BYTES], uint32_t *master_version)
 {
-    const struct secrets *kr = rd(keyring);
-    unsigned char ad[256];
-    size_t adlen = wrap_ad(ad, sizeof ad, owner, kr->active, dk->version);
-    const unsigned char *mk = master_key(kr, kr->active);
-    int rc = 0;
+    unsigned char ad[256], mk[PV_KEY_BYTES];
+    uint32_t mv;
+    size_t adlen;
 
-    if (adlen == 0 || mk == NULL) {
-        rc = PV_EINVAL;
-    } else {
-        randombytes_buf(out, 24);
-        crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, dk->k, PV_KEY_BYTES, ad, adlen,
-                                                   NULL, out, mk);
-        *master_version = kr->active;
+    if (take_master(keyring, 0, mk, &mv) != 0)
+        return PV_EINVAL;
+    if ((adlen = wrap_ad(ad, sizeof ad, owner, mv, dk->version)) == 0) {
+        sodium_memzero(mk, sizeof mk);
+        return PV_EINVAL;
     }
-    unrd(keyring);
-    return rc;
+    randombytes_buf(out, 24);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, dk->k, PV_KEY_BYTES, ad, adlen, NULL,
+                                               out, mk);
+    sodium_memzero(mk, sizeof mk);
+    *master_version = mv;
+    return 0;
 }
 
 int
@@ -281,24 +309,23 @@ pv_keyring_unwrap(const struct pv_keyring *keyring, const char *owner, uint32_t 
                   uint32_t dk_version, const unsigned char *wrapped, size_t len,
                   struct pv_dkey *out)
 {
-    const struct secrets *kr = rd(keyring);
-    unsigned char ad[256];
+    unsigned char ad[256], mk[PV_KEY_BYTES];
     size_t adlen = wrap_ad(ad, sizeof ad, owner, master_version, dk_version);
-    const unsigned char *mk = master_key(kr, master_version);
+    uint32_t mv;
     int rc = 0;
 
     if (adlen == 0 || len != PV_WRAPPED_BYTES)
-        rc = PV_EINVAL;
-    else if (mk == NULL)
-        rc = PV_ECRYPTO;
-    else if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->k, NULL, NULL, wrapped + 24, len - 24,
-                                                        ad, adlen, wrapped, mk) != 0) {
+        return PV_EINVAL;
+    if (take_master(keyring, master_version, mk, &mv) != 0)
+        return PV_ECRYPTO;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->k, NULL, NULL, wrapped + 24, len - 24, ad,
+                                                   adlen, wrapped, mk) != 0) {
         sodium_memzero(out->k, sizeof out->k);
         rc = PV_ECRYPTO;
     } else {
         out->version = dk_version;
     }
-    unrd(keyring);
+    sodium_memzero(mk, sizeof mk);
     return rc;
 }
 
@@ -349,15 +376,16 @@ pv_keyring_reload(struct pv_keyring *kr)
 
     if ((rc = load_secrets(kr->path, &fresh)) != 0)
         return rc;
+    pthread_mutex_lock(&kr->lock);
     /* A file with another index key belongs to another data directory: keep what we have. */
     if (sodium_memcmp(fresh->index_key, kr->s->index_key, PV_KEY_BYTES) != 0) {
+        pthread_mutex_unlock(&kr->lock);
         sodium_free(fresh);
         return PV_EINVAL;
     }
-    pthread_rwlock_wrlock(&kr->lock);
     old = kr->s;
     kr->s = fresh;
-    pthread_rwlock_unlock(&kr->lock);
+    pthread_mutex_unlock(&kr->lock);
     sodium_free(old);
     return 0;
 }
