@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include "testutil.h"
 
 #include "audit/audit.h"
@@ -235,6 +237,49 @@ test_two_processes_append_to_one_chain(void **state)
     rm_tree(dir);
 }
 
+/* A log cut short behind the server's back is not continued (and re-signed): it fails closed. */
+static void
+test_cut_log_is_not_continued(void **state)
+{
+    char dir[64], key[128], pub[128], db[128];
+    unsigned char pk[PV_SIGN_PK_BYTES];
+    struct pv_audit_report rep;
+    struct appender ap;
+    struct pv_audit_row r;
+    struct pv_store *s;
+    struct pv_audit *a;
+    struct pv_conn *c;
+    sqlite3 *raw;
+
+    (void)state;
+    make_temp_dir(dir);
+    snprintf(key, sizeof key, "%s/audit.key", dir);
+    snprintf(pub, sizeof pub, "%s/audit.pub", dir);
+    snprintf(db, sizeof db, "%s/phivault.db", dir);
+    assert_int_equal(pv_signer_create(key, pub), 0);
+    assert_int_equal(pv_sig_load_public(pub, pk), 0);
+    assert_int_equal(pv_store_open(dir, &s), 0);
+    assert_int_equal(pv_audit_open(s, key, &a), 0);
+    ap = (struct appender){a, "server", 20, 0};
+    append_loop(&ap);
+    assert_int_equal(ap.rc, 0);
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "DELETE FROM audit WHERE seq > 15", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    memset(&r, 0, sizeof r);
+    r.actor = "server";
+    r.action = "record.read";
+    assert_int_equal(pv_audit_commit(a, &r, 1, NULL, NULL), PV_EAUDIT);
+    pv_audit_close(a);
+    assert_int_equal(pv_store_conn_open(s, 0, &c), 0);
+    assert_int_equal(pv_audit_verify(c, pk, &rep, NULL, NULL), PV_ETAMPER);
+    assert_non_null(strstr(rep.problem, "truncated"));
+    pv_store_conn_close(c);
+    pv_store_close(s);
+    rm_tree(dir);
+}
+
 int
 main(void)
 {
@@ -242,6 +287,7 @@ main(void)
         cmocka_unit_test(test_rotation_adds_rewraps_and_retires),
         cmocka_unit_test(test_reload_while_in_use),
         cmocka_unit_test(test_two_processes_append_to_one_chain),
+        cmocka_unit_test(test_cut_log_is_not_continued),
     };
 
     assert_int_equal(pv_crypto_init(2), 0);
