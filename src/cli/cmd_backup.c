@@ -90,7 +90,7 @@ pv_cmd_restore(int argc, char **argv)
         return 1;
     }
     pv_buf_fini(&errors);
-    printf("restored %s: %lld subjects\n", dir, (long long)r.subjects);
+    printf("restored %s: %lld subjects in the backup\n", dir, (long long)r.subjects);
     printf("audit log intact: %lld entries\n", (long long)r.entries);
     printf("subjects erased since the backup (data key destroyed): %lld\n", (long long)r.erased);
     printf("data keys carried over: %lld\n", (long long)r.keys_kept);

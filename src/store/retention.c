@@ -13,8 +13,8 @@ static struct pv_sql q_subject_scan =
     PV_SQL("SELECT id, status FROM subjects WHERE id > ? ORDER BY id LIMIT ?");
 static struct pv_sql q_subject_status =
     PV_SQL("UPDATE subjects SET status = ?, updated = ? WHERE id = ?");
-static struct pv_sql q_subject_erase =
-    PV_SQL("UPDATE subjects SET status = 'erased', updated = ?, birth_date = NULL WHERE id = ?");
+static struct pv_sql q_subject_erase = PV_SQL("DELETE FROM subjects WHERE id = ?");
+static struct pv_sql q_closure_delete = PV_SQL("DELETE FROM closures WHERE subject_id = ?");
 static struct pv_sql q_closure_put =
     PV_SQL("INSERT INTO closures(subject_id, closed_at, closed_by) VALUES(?, ?, ?)");
 static struct pv_sql q_closure_get = PV_SQL("SELECT closed_at FROM closures WHERE subject_id = ?");
@@ -135,13 +135,17 @@ pv_store_subject_set_status(struct pv_conn *c, const char *id, const char *statu
 }
 
 int
-pv_store_subject_erase(struct pv_conn *c, const char *id, int64_t now)
+pv_store_subject_erase(struct pv_conn *c, const char *id)
 {
     struct pv_stmt *st;
+    int rc;
 
+    PREP(c, &q_closure_delete, st);
+    pv_stmt_text(st, 1, id);
+    if ((rc = pv_stmt_run(st)) != 0)
+        return rc;
     PREP(c, &q_subject_erase, st);
-    pv_stmt_int(st, 1, now);
-    pv_stmt_text(st, 2, id);
+    pv_stmt_text(st, 1, id);
     return run_one(c, st);
 }
 

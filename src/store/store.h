@@ -309,8 +309,8 @@ int pv_store_subject_count(struct pv_conn *c);
 int pv_store_subject_scan(struct pv_conn *c, const char *after, int limit,
                           int (*cb)(const char *id, const char *status, void *arg), void *arg);
 int pv_store_subject_set_status(struct pv_conn *c, const char *id, const char *status, int64_t now);
-/* Mark a subject erased: status "erased", the sealed birth date gone. */
-int pv_store_subject_erase(struct pv_conn *c, const char *id, int64_t now);
+/* Remove a subject's row (and closure): only the audit log still names the id. */
+int pv_store_subject_erase(struct pv_conn *c, const char *id);
 
 /* When and by whom a subject's account was closed. */
 int pv_store_closure_put(struct pv_conn *c, const char *subject_id, int64_t closed_at,

@@ -391,8 +391,6 @@ keyless_cb(const char *id, const char *status, void *arg)
     int rc;
 
     r->rep->subjects++;
-    if (strcmp(status, "erased") == 0)
-        return 0;
     rc = pv_store_key_get(r->c, id, &k);
     if (rc == PV_ENOTFOUND)
         return add_id(r, id);
@@ -429,7 +427,7 @@ apply_erase_keyless(struct pv_conn *w, void *arg)
         (rc = pv_store_hold_delete_subject(w, id)) != 0 ||
         (rc = pv_store_user_delete_subject(w, id)) != 0)
         return rc;
-    return pv_store_subject_erase(w, id, pv_now_ms());
+    return pv_store_subject_erase(w, id);
 }
 
 static int

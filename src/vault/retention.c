@@ -15,8 +15,8 @@
  * is deleted. A closed subject with no row left is erased: their data key is
  * destroyed, so every sealed value of theirs, in this store and in every
  * backup, can never be opened again; their look-up digests, assignments,
- * holds and linked accounts go too, and the subject row keeps only its id
- * and status "erased".
+ * holds and linked accounts go too, and so does the subject row: only the
+ * audit log still names the id.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -362,7 +362,7 @@ apply_erase(struct pv_conn *w, void *arg)
         (rc = pv_store_assign_delete_subject(w, er->subject)) != 0 ||
         (rc = pv_store_hold_delete_subject(w, er->subject)) != 0 ||
         (rc = pv_store_user_delete_subject(w, er->subject)) != 0 ||
-        (rc = pv_store_subject_erase(w, er->subject, er->now)) != 0)
+        (rc = pv_store_subject_erase(w, er->subject)) != 0)
         return rc;
     er->erased = 1;
     return 0;
@@ -487,8 +487,6 @@ sweep_subject(struct sweep *sw, const char *subject, const char *status)
     int64_t left;
     int rc, held;
 
-    if (strcmp(status, "erased") == 0)
-        return 0;
     memset(&pl, 0, sizeof pl);
     pl.sw = sw;
     rc = pv_vault_retention_facts(sw->v, sw->c, subject, &pl.facts.closed, &pl.facts.last_visit);
