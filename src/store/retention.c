@@ -11,10 +11,22 @@
 static struct pv_sql q_subject_count = PV_SQL("SELECT count(*) FROM subjects");
 static struct pv_sql q_subject_scan =
     PV_SQL("SELECT id, status FROM subjects WHERE id > ? ORDER BY id LIMIT ?");
-static struct pv_sql q_subject_status =
-    PV_SQL("UPDATE subjects SET status = ?, updated = ? WHERE id = ?");
-static struct pv_sql q_subject_erase = PV_SQL("DELETE FROM subjects WHERE id = ?");
-static struct pv_sql q_closure_delete = PV_SQL("DELETE FROM closures WHERE subject_id = ?");
+static struct pv_sql q_subject_close =
+    PV_SQL("UPDATE subjects SET status = 'closed', updated = ? WHERE id = ?"
+           " AND status IN ('active', 'restricted')");
+/* Erasure: every row that holds or points at the subject's data, in one transaction. */
+static struct pv_sql q_erase[] = {
+    PV_SQL("DELETE FROM records WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM usage_events WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM holds WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM blind_index WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM assignments WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE subject_id = ?1)"),
+    PV_SQL("DELETE FROM users WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM keys.subject_keys WHERE subject_id = ?1"),
+    PV_SQL("UPDATE subjects SET status = 'erased', birth_date = NULL, updated = ?2"
+           " WHERE id = ?1"),
+};
 static struct pv_sql q_closure_put =
     PV_SQL("INSERT INTO closures(subject_id, closed_at, closed_by) VALUES(?, ?, ?)");
 static struct pv_sql q_closure_get = PV_SQL("SELECT closed_at FROM closures WHERE subject_id = ?");
@@ -36,10 +48,6 @@ static struct pv_sql q_row_delete[2] = {
     PV_SQL("DELETE FROM records WHERE subject_id = ? AND id = ?"),
     PV_SQL("DELETE FROM usage_events WHERE subject_id = ? AND id = ?"),
 };
-static struct pv_sql q_rows_delete[2] = {
-    PV_SQL("DELETE FROM records WHERE subject_id = ?"),
-    PV_SQL("DELETE FROM usage_events WHERE subject_id = ?"),
-};
 static struct pv_sql q_subject_rows =
     PV_SQL("SELECT (SELECT count(*) FROM records WHERE subject_id = ?1) +"
            " (SELECT count(*) FROM usage_events WHERE subject_id = ?1)");
@@ -48,11 +56,9 @@ static struct pv_sql q_last_created =
 
 static struct pv_sql q_index_delete =
     PV_SQL("DELETE FROM blind_index WHERE subject_id = ?1 AND (?2 IS NULL OR idx = ?2)");
-static struct pv_sql q_assign_delete = PV_SQL("DELETE FROM assignments WHERE subject_id = ?");
 static struct pv_sql q_user_disable = PV_SQL("UPDATE users SET disabled = 1 WHERE subject_id = ?");
 static struct pv_sql q_user_sessions_delete =
     PV_SQL("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE subject_id = ?)");
-static struct pv_sql q_user_delete = PV_SQL("DELETE FROM users WHERE subject_id = ?");
 
 #define HOLD_COLS "id, subject_id, reason, placed_by, placed_at, until, released_at, released_by"
 static struct pv_sql q_hold_put = PV_SQL("INSERT INTO holds(" HOLD_COLS ")"
@@ -67,7 +73,6 @@ static struct pv_sql q_hold_release =
 static struct pv_sql q_hold_active =
     PV_SQL("SELECT 1 FROM holds WHERE subject_id = ?1 AND released_at = 0 AND"
            " (until = 0 OR until > ?2) LIMIT 1");
-static struct pv_sql q_hold_delete = PV_SQL("DELETE FROM holds WHERE subject_id = ?");
 
 static struct pv_sql q_key_delete = PV_SQL("DELETE FROM keys.subject_keys WHERE subject_id = ?");
 static struct pv_sql q_key_scan_other =
@@ -123,30 +128,30 @@ run_one(struct pv_conn *c, struct pv_stmt *st)
 }
 
 int
-pv_store_subject_set_status(struct pv_conn *c, const char *id, const char *status, int64_t now)
+pv_store_subject_close(struct pv_conn *c, const char *id, int64_t now)
 {
     struct pv_stmt *st;
 
-    PREP(c, &q_subject_status, st);
-    pv_stmt_text(st, 1, status);
-    pv_stmt_int(st, 2, now);
-    pv_stmt_text(st, 3, id);
+    PREP(c, &q_subject_close, st);
+    pv_stmt_int(st, 1, now);
+    pv_stmt_text(st, 2, id);
     return run_one(c, st);
 }
 
 int
-pv_store_subject_erase(struct pv_conn *c, const char *id)
+pv_store_subject_erase(struct pv_conn *c, const char *id, int64_t now)
 {
     struct pv_stmt *st;
-    int rc;
+    int rc = 0;
 
-    PREP(c, &q_closure_delete, st);
-    pv_stmt_text(st, 1, id);
-    if ((rc = pv_stmt_run(st)) != 0)
-        return rc;
-    PREP(c, &q_subject_erase, st);
-    pv_stmt_text(st, 1, id);
-    return run_one(c, st);
+    for (size_t i = 0; rc == 0 && i < PV_ARRAY_LEN(q_erase); i++) {
+        PREP(c, &q_erase[i], st);
+        pv_stmt_text(st, 1, id);
+        if (i == PV_ARRAY_LEN(q_erase) - 1)
+            pv_stmt_int(st, 2, now);
+        rc = pv_stmt_run(st);
+    }
+    return rc;
 }
 
 int
@@ -319,14 +324,6 @@ by_subject(struct pv_conn *c, struct pv_sql *q, const char *subject_id)
 }
 
 int
-pv_store_rows_delete_subject(struct pv_conn *c, const char *subject_id)
-{
-    int rc = by_subject(c, &q_rows_delete[0], subject_id);
-
-    return rc ? rc : by_subject(c, &q_rows_delete[1], subject_id);
-}
-
-int
 pv_store_index_delete(struct pv_conn *c, const char *subject_id, const char *index)
 {
     struct pv_stmt *st;
@@ -338,25 +335,11 @@ pv_store_index_delete(struct pv_conn *c, const char *subject_id, const char *ind
 }
 
 int
-pv_store_assign_delete_subject(struct pv_conn *c, const char *subject_id)
-{
-    return by_subject(c, &q_assign_delete, subject_id);
-}
-
-int
 pv_store_user_disable_subject(struct pv_conn *c, const char *subject_id)
 {
     int rc = by_subject(c, &q_user_sessions_delete, subject_id);
 
     return rc ? rc : by_subject(c, &q_user_disable, subject_id);
-}
-
-int
-pv_store_user_delete_subject(struct pv_conn *c, const char *subject_id)
-{
-    int rc = by_subject(c, &q_user_sessions_delete, subject_id);
-
-    return rc ? rc : by_subject(c, &q_user_delete, subject_id);
 }
 
 /* ---- legal holds ------------------------------------------------------------------------ */
@@ -466,12 +449,6 @@ pv_store_hold_active(struct pv_conn *c, const char *subject_id, int64_t now)
     rc = pv_stmt_step(st);
     pv_stmt_reset(st);
     return rc == PV_ROW ? 0 : rc == 0 ? PV_ENOTFOUND : rc;
-}
-
-int
-pv_store_hold_delete_subject(struct pv_conn *c, const char *subject_id)
-{
-    return by_subject(c, &q_hold_delete, subject_id);
 }
 
 /* ---- data keys ------------------------------------------------------------------------------ */

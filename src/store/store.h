@@ -308,9 +308,15 @@ int pv_store_subject_count(struct pv_conn *c);
 /* Subjects with an id after after ("" from the start), at most limit, in id order. */
 int pv_store_subject_scan(struct pv_conn *c, const char *after, int limit,
                           int (*cb)(const char *id, const char *status, void *arg), void *arg);
-int pv_store_subject_set_status(struct pv_conn *c, const char *id, const char *status, int64_t now);
-/* Remove a subject's row (and closure): only the audit log still names the id. */
-int pv_store_subject_erase(struct pv_conn *c, const char *id);
+/* Close an active or restricted subject's account (PV_ENOTFOUND for a subject in any other). */
+int pv_store_subject_close(struct pv_conn *c, const char *id, int64_t now);
+/*
+ * Erase a subject: their records, usage events, legal holds, index entries,
+ * assignments, their own user accounts and sessions, and their data keys (so
+ * every copy of their sealed data becomes unreadable); the subject row stays
+ * with status "erased" and no birth date.
+ */
+int pv_store_subject_erase(struct pv_conn *c, const char *id, int64_t now);
 
 /* When and by whom a subject's account was closed. */
 int pv_store_closure_put(struct pv_conn *c, const char *subject_id, int64_t closed_at,
@@ -331,8 +337,6 @@ int pv_store_row_get(struct pv_conn *c, int usage, const char *subject_id, const
 int pv_store_row_set_body(struct pv_conn *c, int usage, const struct pv_record *r,
                           const char *categories);
 int pv_store_row_delete(struct pv_conn *c, int usage, const char *subject_id, const char *id);
-/* Every record and usage event of a subject. */
-int pv_store_rows_delete_subject(struct pv_conn *c, const char *subject_id);
 /* How many records and usage events a subject has left. */
 int pv_store_subject_rows(struct pv_conn *c, const char *subject_id, int64_t *n);
 /* The creation time of the subject's newest record of collection; 0 if none. */
@@ -341,10 +345,8 @@ int pv_store_record_last_created(struct pv_conn *c, const char *subject_id, cons
 
 /* A subject's blind-index entries under index (a category key; NULL: every index). */
 int pv_store_index_delete(struct pv_conn *c, const char *subject_id, const char *index);
-int pv_store_assign_delete_subject(struct pv_conn *c, const char *subject_id);
-/* The user accounts linked to a subject: disabled (and signed out), or removed. */
+/* The user accounts linked to a subject: disabled, and signed out. */
 int pv_store_user_disable_subject(struct pv_conn *c, const char *subject_id);
-int pv_store_user_delete_subject(struct pv_conn *c, const char *subject_id);
 
 /* ---- legal holds (retention.c) ------------------------------------------------------ */
 
@@ -373,7 +375,6 @@ int pv_store_hold_release(struct pv_conn *c, const char *subject_id, const char 
                           int64_t now);
 /* 0 if a hold on the subject is in force at now, PV_ENOTFOUND if none. */
 int pv_store_hold_active(struct pv_conn *c, const char *subject_id, int64_t now);
-int pv_store_hold_delete_subject(struct pv_conn *c, const char *subject_id);
 
 /* ---- data keys: destruction and rotation (retention.c) ----------------------------- */
 

@@ -115,9 +115,8 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     row.purpose = d.purpose >= 0 ? p->purposes[d.purpose].key : call->purpose ? "?" : "";
     row.decision = d.permit ? "permit" : "deny";
     row.reason = d.reason;
-    /* Written before apply runs, so an apply may act on the decision (usage keeps its fields). */
-    if (d.permit && dout)
-        *dout = d;
+    if (a->decided)
+        *a->decided = d;
     if (rc == 0)
         rc = pv_audit_commit(v->audit, &row, 1, d.permit ? apply : NULL, arg);
     pv_buf_fini(&cats);

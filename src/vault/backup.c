@@ -391,6 +391,8 @@ keyless_cb(const char *id, const char *status, void *arg)
     int rc;
 
     r->rep->subjects++;
+    if (strcmp(status, "erased") == 0)
+        return 0;
     rc = pv_store_key_get(r->c, id, &k);
     if (rc == PV_ENOTFOUND)
         return add_id(r, id);
@@ -418,16 +420,7 @@ orphan_cb(const char *owner, const struct pv_subject_key *k, void *arg)
 static int
 apply_erase_keyless(struct pv_conn *w, void *arg)
 {
-    const char *id = arg;
-    int rc;
-
-    if ((rc = pv_store_rows_delete_subject(w, id)) != 0 ||
-        (rc = pv_store_index_delete(w, id, NULL)) != 0 ||
-        (rc = pv_store_assign_delete_subject(w, id)) != 0 ||
-        (rc = pv_store_hold_delete_subject(w, id)) != 0 ||
-        (rc = pv_store_user_delete_subject(w, id)) != 0)
-        return rc;
-    return pv_store_subject_erase(w, id);
+    return pv_store_subject_erase(w, arg, pv_now_ms());
 }
 
 static int

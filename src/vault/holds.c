@@ -42,7 +42,9 @@ subject_exists(struct pv_conn *c, const char *id)
 {
     struct pv_subject s;
 
-    return pv_id_valid(id, "sub") && pv_store_subject_get(c, id, &s) == 0;
+    /* An erased subject is gone: nothing of theirs is left to hold. */
+    return pv_id_valid(id, "sub") && pv_store_subject_get(c, id, &s) == 0 &&
+           strcmp(s.status, "erased") != 0;
 }
 
 static int

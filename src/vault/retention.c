@@ -15,8 +15,8 @@
  * is deleted. A closed subject with no row left is erased: their data key is
  * destroyed, so every sealed value of theirs, in this store and in every
  * backup, can never be opened again; their look-up digests, assignments,
- * holds and linked accounts go too, and so does the subject row: only the
- * audit log still names the id.
+ * holds and linked accounts go too (pv_store_subject_erase), and the
+ * subject row keeps only its id and the status "erased".
  */
 #include <stdlib.h>
 #include <string.h>
@@ -357,12 +357,7 @@ apply_erase(struct pv_conn *w, void *arg)
         er->entry.reason = "data-remains";
         return 0;
     }
-    if ((rc = pv_store_key_delete(w, er->subject)) != 0 ||
-        (rc = pv_store_index_delete(w, er->subject, NULL)) != 0 ||
-        (rc = pv_store_assign_delete_subject(w, er->subject)) != 0 ||
-        (rc = pv_store_hold_delete_subject(w, er->subject)) != 0 ||
-        (rc = pv_store_user_delete_subject(w, er->subject)) != 0 ||
-        (rc = pv_store_subject_erase(w, er->subject)) != 0)
+    if ((rc = pv_store_subject_erase(w, er->subject, er->now)) != 0)
         return rc;
     er->erased = 1;
     return 0;
@@ -487,6 +482,8 @@ sweep_subject(struct sweep *sw, const char *subject, const char *status)
     int64_t left;
     int rc, held;
 
+    if (strcmp(status, "erased") == 0)
+        return 0;
     memset(&pl, 0, sizeof pl);
     pl.sw = sw;
     rc = pv_vault_retention_facts(sw->v, sw->c, subject, &pl.facts.closed, &pl.facts.last_visit);
@@ -616,7 +613,7 @@ apply_close(struct pv_conn *w, void *arg)
     if (strcmp(s.status, "active") != 0 && strcmp(s.status, "restricted") != 0)
         return PV_ECONFLICT;
     if ((rc = pv_store_closure_put(w, cc->subject, cc->now, cc->actor)) != 0 ||
-        (rc = pv_store_subject_set_status(w, cc->subject, "closed", cc->now)) != 0)
+        (rc = pv_store_subject_close(w, cc->subject, cc->now)) != 0)
         return rc;
     /* The person's own logins end with the account. */
     return pv_store_user_disable_subject(w, cc->subject);
@@ -746,7 +743,8 @@ pv_vault_close_account(struct pv_vault *v, struct pv_call *call, const char *sub
     a.audit_action = "subject.close";
     a.subject = subject;
     a.collection = v->profile;
-    a.subject_exists = pv_id_valid(subject, "sub") && pv_store_subject_get(c, subject, &s) == 0;
+    a.subject_exists = pv_id_valid(subject, "sub") && pv_store_subject_get(c, subject, &s) == 0 &&
+                       strcmp(s.status, "erased") != 0;
     cc.subject = subject;
     cc.actor = call->actor ? call->actor->user_id : "";
     cc.now = pv_now_ms();

@@ -20,7 +20,7 @@
 struct collect {
     struct pv_vault *v;
     int ci;
-    struct pv_decision d; /* filled by pv_access before apply runs */
+    struct pv_decision d; /* filled by pv_access (a.decided) before apply runs */
     struct pv_buf sealed; /* every field given, sealed */
     struct pv_record r;   /* the event as stored: permitted fields only */
     struct pv_buf cats;
@@ -112,7 +112,8 @@ pv_vault_usage_collect(struct pv_vault *v, struct pv_call *call, const char *sub
         a.undeclared = fs.undeclared;
         /* A closed account collects nothing more: as if there were no such subject. */
         a.subject_exists = exists;
-        rc = pv_access(v, call, &a, apply_collect, co, &co->d);
+        a.decided = &co->d; /* apply keeps the fields the decision lets through */
+        rc = pv_access(v, call, &a, apply_collect, co, NULL);
     }
     if (rc == 0) {
         const struct pv_collection *col = &v->policy->collections[ci];
@@ -189,7 +190,8 @@ pv_vault_usage_list(struct pv_vault *v, struct pv_call *call, const char *subjec
     a.audit_action = "usage.list";
     a.subject = subject;
     a.collection = ci;
-    a.subject_exists = pv_id_valid(subject, "sub") && pv_store_subject_get(c, subject, &s) == 0;
+    a.subject_exists = pv_id_valid(subject, "sub") && pv_store_subject_get(c, subject, &s) == 0 &&
+                       strcmp(s.status, "erased") != 0;
     if ((rc = pv_access(v, call, &a, NULL, NULL, &d)) != 0)
         return rc;
     if ((rc = pv_vault_subject_key(v, c, subject, &dk)) != 0)

@@ -29,15 +29,16 @@ struct pv_access {
     const char *undeclared;   /* a field the collection lacks */
     const char *policy_version;
     int age;
-    int subject_exists; /* the vault checked the subject exists (or is being enrolled) */
+    int subject_exists;          /* the vault checked the subject exists (or is being enrolled) */
+    struct pv_decision *decided; /* if set, receives the decision before apply runs */
 };
 
 /*
  * The one rule: decide, audit, then (on permit) apply in the same
  * transaction as the audit entry. Returns 0 (permitted and applied), the
  * denial's pv_err (call->reason set), PV_EAUDIT, or apply's error. d may be
- * NULL; when given it receives a permitting decision before apply runs, so
- * apply may read it through its argument.
+ * NULL; when given it receives a permitting decision (a->decided receives
+ * it before apply runs).
  */
 int pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
               pv_apply_fn apply, void *arg, struct pv_decision *d);

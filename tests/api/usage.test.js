@@ -1,6 +1,6 @@
 // Usage data (IP address, device, pages): its own collection in a table of its own, apart from
 // health data, with its own short retention, and stored only as far as cookie consent allows.
-// No consent ledger exists yet, so no cookie consent is held: only the necessary part is kept.
+// Grace has given no cookie consent: only the necessary part of her usage data is kept.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { PASSWORD, auditOf, cli, sqlite, startServer, world } from './lib/harness.js';

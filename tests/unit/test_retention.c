@@ -307,7 +307,7 @@ test_usage_keeps_only_what_consent_allows(void **state)
                          .action = PV_ACT_COLLECT,
                          .collection = "usage",
                          .fields = "ip,device,page",
-                         .consents = "functional_cookies",
+                         .consents = "cookies_functional",
                          .self = 1},
            1, 0, "permit", "ip,device");
     expect(p,
@@ -316,7 +316,7 @@ test_usage_keeps_only_what_consent_allows(void **state)
                          .action = PV_ACT_COLLECT,
                          .collection = "usage",
                          .fields = "ip,page",
-                         .consents = "analytics_cookies,functional_cookies"},
+                         .consents = "cookies_analytics,cookies_functional"},
            1, 0, "permit", "ip,page");
     /* Nothing given, nothing kept; a purpose that does not cover usage data is refused. */
     expect(p,
@@ -354,7 +354,7 @@ test_usage_keeps_only_what_consent_allows(void **state)
                          .action = PV_ACT_CREATE,
                          .collection = "usage",
                          .fields = "ip,page",
-                         .consents = "analytics_cookies"},
+                         .consents = "cookies_analytics"},
            1, 0, "permit", NULL);
     pv_policy_free(p);
 }
