@@ -42,7 +42,9 @@ void pv_audit_close(struct pv_audit *a);
 
 /*
  * Append n entries (their seq, ts_ms and hash are set here) and, in the same
- * transaction, run apply(writer, arg) unless apply is NULL. Returns once
+ * transaction, run apply(writer, arg) unless apply is NULL. apply runs before
+ * the entries are hashed, so it may set their outcome (action, decision,
+ * reason, categories) from what it found inside the transaction. Returns once
  * durable: 0; apply's error (the entries are still appended: they record
  * decisions, and apply's changes are rolled back); or PV_EAUDIT when the log
  * could not be written, in which case nothing was applied.

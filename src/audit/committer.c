@@ -7,6 +7,15 @@
  * transaction, signs the new head, commits (one fsync) and wakes the
  * callers. The chain state (last sequence and hash) belongs to the
  * committer thread alone and is restored when a batch rolls back.
+ *
+ * Other processes may append to the same log while the server runs (the
+ * command-line sweep, backup and key rotation each have a committer of
+ * their own), so every batch re-reads the chain's end inside its write
+ * transaction, where SQLite's write lock makes the appenders take turns.
+ * The end must agree with the signed head, which every appender writes in
+ * the same transaction as its entries: a log cut short or rewritten behind
+ * the server's back fails the batch (fail closed) instead of being
+ * continued and re-signed.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -92,6 +101,26 @@ run_job(struct pv_audit *a, struct job *j)
     return 0;
 }
 
+/* The chain's end as stored, checked against the signed head; inside the transaction. */
+static int
+read_end(struct pv_audit *a)
+{
+    struct pv_checkpoint head;
+    int rc = pv_store_audit_last(a->w, &a->seq, a->last);
+
+    if (rc != 0)
+        return rc;
+    rc = pv_store_head_get(a->w, &head);
+    if (rc == PV_ENOTFOUND)
+        return a->seq == 0 ? 0 : PV_ETAMPER;
+    if (rc != 0)
+        return rc;
+    if (head.seq != a->seq || !pv_secret_equal(head.hash, a->last, PV_HASH_BYTES))
+        return PV_ETAMPER;
+    a->last_checkpoint = a->seq - a->seq % PV_AUDIT_CHECKPOINT_EVERY;
+    return 0;
+}
+
 static void
 run_batch(struct pv_audit *a, struct job *batch)
 {
@@ -103,6 +132,11 @@ run_batch(struct pv_audit *a, struct job *batch)
 
     memcpy(last0, a->last, PV_HASH_BYTES);
     rc = pv_store_begin(a->w);
+    if (rc == 0 && (rc = read_end(a)) == 0) {
+        seq0 = a->seq;
+        cp0 = a->last_checkpoint;
+        memcpy(last0, a->last, PV_HASH_BYTES);
+    }
     for (j = batch; rc == 0 && j; j = j->next)
         rc = run_job(a, j);
     if (rc == 0 && a->seq != seq0) {

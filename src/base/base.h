@@ -118,6 +118,11 @@ int pv_date_parse(const char *s, int *y, int *m, int *d);
 int64_t pv_days_from_civil(int y, int m, int d);
 /* Whole years between birth date and the date of time t (UTC). */
 int pv_age_years(int by, int bm, int bd, int64_t t);
+/*
+ * t (seconds) moved by a number of calendar months, the time of day kept and
+ * the day clamped to the end of a shorter month (Jan 31 + 1 month = Feb 28).
+ */
+int64_t pv_time_add_months(int64_t t, int months);
 
 /* ---- identifiers -------------------------------------------------------- */
 

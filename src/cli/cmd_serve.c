@@ -72,7 +72,8 @@ pv_cmd_serve(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},  {"session-ttl", required_argument, NULL, 's'},
         {"policy", required_argument, NULL, 'p'},   {"log-requests", no_argument, NULL, 'r'},
         {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
-        {"insecure-http", no_argument, NULL, 'I'},  {NULL, 0, NULL, 0},
+        {"insecure-http", no_argument, NULL, 'I'},  {"sweep-interval", required_argument, NULL, 'w'},
+        {NULL, 0, NULL, 0},
     };
     const char *cert_path = NULL, *key_path = NULL;
     char *cert = NULL, *key = NULL;
@@ -83,11 +84,11 @@ pv_cmd_serve(int argc, char **argv)
     struct pv_buf errors;
     char port[16];
     sigset_t set;
-    int64_t n;
+    int64_t n, sweep_s = 3600;
     int ch, sig, rc;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:l:t:s:p:r", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:l:t:s:p:rw:C:K:I", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             vc.dir = optarg;
@@ -124,6 +125,12 @@ pv_cmd_serve(int argc, char **argv)
             }
             vc.session_ttl_s = n;
             break;
+        case 'w':
+            if (pv_parse_i64(optarg, 0, 30 * 86400, &sweep_s) != 0) {
+                fprintf(stderr, "phivault: --sweep-interval takes 0 (never) to 2592000 seconds\n");
+                return 2;
+            }
+            break;
         default:
             return 2;
         }
@@ -131,7 +138,7 @@ pv_cmd_serve(int argc, char **argv)
     if (vc.dir == NULL || optind != argc || !cert_path != !key_path) {
         fprintf(stderr, "usage: phivault serve --data DIR [--listen ADDR:PORT] [--threads N] "
                         "[--session-ttl SECONDS] [--log-requests] [--tls-cert FILE --tls-key "
-                        "FILE] [--insecure-http]\n");
+                        "FILE] [--insecure-http] [--sweep-interval SECONDS]\n");
         return 2;
     }
     pv_server_config_defaults(&sc);
@@ -183,11 +190,18 @@ pv_cmd_serve(int argc, char **argv)
         free_pem(key);
         return 1;
     }
+    if ((rc = pv_vault_maintenance_start(v, sweep_s)) != 0) {
+        fprintf(stderr, "phivault: cannot start the maintenance thread (%s)\n", pv_strerror(rc));
+        pv_server_stop(srv);
+        pv_vault_close(v);
+        return 1;
+    }
     snprintf(port, sizeof port, "%u", pv_server_port(srv));
     pv_log(PV_LOG_INFO, "server.listening", "listen", sc.listen, "port", port, "scheme",
            cert ? "https" : "http", "policy", pv_vault_policy(v)->version, NULL);
     sigwait(&set, &sig);
     pv_log(PV_LOG_INFO, "server.stopping", NULL);
+    pv_vault_maintenance_stop(v);
     pv_server_stop(srv);
     pv_vault_close(v);
     free_pem(cert);

@@ -72,6 +72,24 @@ int pv_keyring_unwrap(const struct pv_keyring *kr, const char *owner, uint32_t m
                       uint32_t dk_version, const unsigned char *wrapped, size_t len,
                       struct pv_dkey *out);
 
+/* Whether master key version is in the keyring. */
+int pv_keyring_has(const struct pv_keyring *kr, uint32_t version);
+/* The master versions held, at most cap; returns how many. */
+int pv_keyring_versions(const struct pv_keyring *kr, uint32_t *out, int cap);
+/*
+ * Read the key file again (another process rotated it): new versions become
+ * usable and retired ones are forgotten, while other threads keep using the
+ * keyring. Refuses a file whose index key differs (PV_EINVAL).
+ */
+int pv_keyring_reload(struct pv_keyring *kr);
+/*
+ * Rotation, on the key file itself (replaced atomically): add a fresh master
+ * key as the next version and make it active (*version receives it); retire
+ * every version but keep (only once no data key is wrapped by them).
+ */
+int pv_keyring_file_add(const char *path, uint32_t *version);
+int pv_keyring_file_retire(const char *path, uint32_t keep);
+
 /*
  * Keyed exact-match digest of value for a named index (e.g. a category key):
  * equal inputs give equal digests, and nothing about value can be learnt

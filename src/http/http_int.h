@@ -135,5 +135,12 @@ int pv_h_sms_inbound(struct pv_req *r, struct pv_resp *out);
 int pv_h_gpc_json(struct pv_req *r, struct pv_resp *out);
 /* Add the consent kinds, channels and change of p to GET /v1/policy's answer j. */
 void pv_h_policy_consent_json(const struct pv_policy *p, json_t *j);
+/* Retention, holds, usage data (h_retention.c). */
+int pv_h_close(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_place(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_release(struct pv_req *r, struct pv_resp *out);
+int pv_h_usage_collect(struct pv_req *r, struct pv_resp *out);
+int pv_h_usage_list(struct pv_req *r, struct pv_resp *out);
 
 #endif

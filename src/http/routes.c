@@ -71,6 +71,14 @@ const struct pv_route pv_routes[] = {
     {"POST", "/v1/unsubscribe/{token}", pv_h_unsubscribe, PV_AUTH_NONE, 4 * KB, NULL},
     {"POST", "/v1/sms/inbound", pv_h_sms_inbound, PV_AUTH_NONE, 16 * KB, NULL},
     {"GET", "/.well-known/gpc.json", pv_h_gpc_json, PV_AUTH_NONE, 0, NULL},
+    /* retention, legal holds, usage data */
+    {"POST", "/v1/subjects/{id}/close", pv_h_close, PV_AUTH_DATA, 0, "subject.close"},
+    {"POST", "/v1/subjects/{id}/holds", pv_h_hold_place, PV_AUTH_DATA, 4 * KB, "hold.place"},
+    {"GET", "/v1/subjects/{id}/holds", pv_h_hold_list, PV_AUTH_DATA, 0, "hold.list"},
+    {"DELETE", "/v1/subjects/{id}/holds/{hold}", pv_h_hold_release, PV_AUTH_DATA, 0,
+     "hold.release"},
+    {"POST", "/v1/subjects/{id}/usage", pv_h_usage_collect, PV_AUTH_DATA, 16 * KB, "usage.collect"},
+    {"GET", "/v1/subjects/{id}/usage", pv_h_usage_list, PV_AUTH_DATA, 0, "usage.list"},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);

@@ -37,6 +37,9 @@ static const char *const action_names[PV_ACT_COUNT_] = {
     [PV_ACT_CONSENT] = "consent",
     [PV_ACT_CONTACT] = "contact",
     [PV_ACT_DISCLOSE] = "disclose",
+    [PV_ACT_CLOSE] = "close",
+    [PV_ACT_HOLD] = "hold",
+    [PV_ACT_COLLECT] = "collect",
 };
 
 static const char *const channel_names[PV_CH_COUNT_] = {
@@ -194,6 +197,19 @@ pv_purpose_listed(const int *list, int n, int u)
     return 0;
 }
 
+uint64_t
+pv_consented_fields(const struct pv_policy *p, const struct pv_collection *c, uint64_t consents)
+{
+    uint64_t m = 0;
+
+    for (int i = 0; i < c->nfields; i++) {
+        int k = p->categories[c->fields[i].category].consent;
+        if (k < 0 || (consents & (UINT64_C(1) << k)))
+            m |= UINT64_C(1) << i;
+    }
+    return m;
+}
+
 static void
 deny(struct pv_decision *d, int err, const char *reason)
 {
@@ -302,7 +318,8 @@ is_use(enum pv_action a)
     /* Recording a consent (a withdrawal above all) is never stopped by a restriction, and a
      * contact check answers "subject-restricted" by its own rule. */
     return a != PV_ACT_RESTRICT && a != PV_ACT_UNRESTRICT && a != PV_ACT_ENROLL &&
-           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT;
+           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT &&
+           a != PV_ACT_CLOSE && a != PV_ACT_HOLD;
 }
 
 /* Whether the minors rules keep a minor subject out of this collection. */
@@ -481,6 +498,10 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         deny(d, PV_EDENIED, "processing-restricted");
         return;
     }
+    if (f->action == PV_ACT_HOLD && !(r->powers & PV_POWER_HOLDS)) {
+        deny(d, PV_EDENIED, "role-cannot-hold");
+        return;
+    }
     if (f->action != PV_ACT_CONSENT && (required(p, u, f) & f->consents) != required(p, u, f)) {
         deny(d, PV_EDENIED, "consent-required");
         return;
@@ -522,8 +543,23 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
                 deny(d, PV_EDENIED, "purpose-excludes-field");
                 return;
             }
+            /* A category that needs the person's consent is never stored without it. */
+            if (f->action != PV_ACT_DISCLOSE &&
+                (f->fields & ~pv_consented_fields(p, c, f->consents)) != 0) {
+                deny(d, PV_EDENIED, "consent-required");
+                return;
+            }
+            break;
+        case PV_ACT_COLLECT:
+            if ((f->fields & ~covered) != 0) {
+                deny(d, PV_EDENIED, "purpose-excludes-field");
+                return;
+            }
+            /* Usage data is kept only as far as consent allows: the rest is dropped. */
+            covered &= f->fields & pv_consented_fields(p, c, f->consents);
             break;
         case PV_ACT_DELETE:
+        case PV_ACT_CLOSE: /* closing ends the whole profile's account retention */
             if (covered != all) {
                 deny(d, PV_EDENIED, "purpose-excludes-field");
                 return;
@@ -549,6 +585,10 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     }
     if (f->action == PV_ACT_DISCLOSE && (why = disclose_denial(p, f)) != NULL) {
         deny(d, PV_EDENIED, why);
+        return;
+    }
+    if (f->action == PV_ACT_DELETE && f->held) {
+        deny(d, PV_ECONFLICT, "legal-hold");
         return;
     }
     if (f->action == PV_ACT_ENROLL) {

@@ -415,10 +415,122 @@ load_organization(struct ctx *c, const node_t *m)
         p->org.complaints = get_list(c, v, "organization.complaints", 'n', &p->org.ncomplaints);
 }
 
+/* from and disposal of a category; its consent is linked once consents are loaded. */
+static void
+load_category_disposal(struct ctx *c, struct pv_category *cat, const node_t *vn)
+{
+    static const char *const froms[] = {"created", "closed", "last_visit"};
+    static const char *const disposals[] = {"purge", "anonymize"};
+    const char *s;
+    node_t *v;
+    size_t i;
+
+    cat->consent = -1;
+    if ((v = get(c, vn, "from"))) {
+        s = sval(v);
+        for (i = 0; s && i < PV_ARRAY_LEN(froms); i++)
+            if (strcmp(s, froms[i]) == 0)
+                break;
+        if (s == NULL || i == PV_ARRAY_LEN(froms))
+            err(c, v, "expected created, closed or last_visit for from");
+        else if (cat->retention.unit == PV_RET_ACCOUNT || cat->retention.unit == PV_RET_FOREVER)
+            err(c, v,
+                "from applies to a retention period such as 7y; account and forever count from "
+                "no event");
+        else
+            cat->retention.from = (enum pv_ret_from)i;
+    }
+    if ((v = get(c, vn, "disposal"))) {
+        s = sval(v);
+        for (i = 0; s && i < PV_ARRAY_LEN(disposals); i++)
+            if (strcmp(s, disposals[i]) == 0)
+                break;
+        if (s == NULL || i == PV_ARRAY_LEN(disposals))
+            err(c, v, "expected purge or anonymize for disposal");
+        else
+            cat->disposal = (enum pv_disposal)i;
+    }
+}
+
+/*
+ * What categories name of later sections: the consent kind a category needs
+ * (consents load after categories) and the visit collection that retention
+ * counted from last_visit relies on.
+ */
+static void
+link_categories(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+
+    if (m == NULL || m->type != YAML_MAPPING_NODE)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *vn = node(c, pr->value), *v;
+        const char *key = sval(node(c, pr->key));
+        int ci = key ? pv_policy_category(p, key) : -1;
+        struct pv_category *cat;
+
+        if (ci < 0)
+            continue;
+        cat = &p->categories[ci];
+        if ((v = get(c, vn, "consent"))) {
+            const char *kind = get_name(c, v, "consent");
+            if (kind && (cat->consent = pv_policy_consent(p, kind)) < 0)
+                err(c, v, "consent '%s' is not declared under consents", kind);
+        }
+        if ((v = get(c, vn, "from")) && cat->retention.from == PV_FROM_LAST_VISIT &&
+            p->visit_collection < 0)
+            err(c, v,
+                "category %s counts from last_visit, but the policy names no visit_collection",
+                key);
+    }
+}
+
+/* The collection usage holds usage data: never health data, never kept for good. */
+static void
+check_usage(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr, *fp;
+    char ret[16];
+
+    if ((p->usage = pv_policy_collection(p, "usage")) < 0 || m->type != YAML_MAPPING_NODE)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *vn = node(c, pr->value);
+        const char *name = sval(node(c, pr->key));
+
+        if (name == NULL || strcmp(name, "usage") != 0 || vn->type != YAML_MAPPING_NODE)
+            continue;
+        for (fp = vn->data.mapping.pairs.start; fp < vn->data.mapping.pairs.top; fp++) {
+            node_t *fv = node(c, fp->value);
+            const char *key = sval(fv);
+            int ci = key ? pv_policy_category(p, key) : -1;
+            const struct pv_category *cat;
+
+            if (ci < 0)
+                continue;
+            cat = &p->categories[ci];
+            pv_retention_format(&cat->retention, ret);
+            if (cat->phi)
+                err(c, fv,
+                    "the usage collection holds usage data, never health data: category '%s' is "
+                    "phi",
+                    key);
+            else if (cat->retention.unit == PV_RET_ACCOUNT || cat->retention.unit == PV_RET_FOREVER)
+                err(c, fv,
+                    "usage data needs a retention period such as 13mo: category '%s' is kept %s",
+                    key, ret);
+        }
+    }
+}
+
 static void
 load_categories(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"phi", "retention", "index", "store", NULL};
+    static const char *const keys[] = {"phi",  "retention", "index",   "store",
+                                       "from", "disposal",  "consent", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -459,6 +571,7 @@ load_categories(struct ctx *c, const node_t *m)
             if (s == NULL || parse_duration(s, &cat->retention) != 0)
                 err(c, v, "expected a retention such as 30d, 13mo, 7y, account or forever");
         }
+        load_category_disposal(c, cat, vn);
         p->ncategories++;
     }
 }
@@ -520,7 +633,8 @@ static const struct pv_role known_roles[] = {
     {"patient", PV_SCOPE_SELF, 0},
     {"provider", PV_SCOPE_ASSIGNED, 0},
     {"staff", PV_SCOPE_ALL, PV_POWER_ASSIGN},
-    {"privacy_officer", PV_SCOPE_ALL, PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT},
+    {"privacy_officer", PV_SCOPE_ALL,
+     PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT | PV_POWER_HOLDS},
     {"admin", PV_SCOPE_NONE, PV_POWER_USERS},
 };
 
@@ -529,7 +643,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
 {
     static const char *const keys[] = {"scope", "powers", NULL};
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
-    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict"};
+    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict", "holds"};
     char what[128];
     node_t *v;
 
@@ -558,7 +672,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
                     break;
             if (j == PV_ARRAY_LEN(powers))
                 err(c, node(c, v->data.sequence.items.start[i]),
-                    "expected users, audit, assign, review or restrict for a power");
+                    "expected users, audit, assign, review, restrict or holds for a power");
             else
                 r->powers |= 1u << j;
         }
@@ -1391,9 +1505,9 @@ load_root(struct ctx *c, node_t *root)
         "phivault",    "organization",   "effective", "minimum_age",        "categories",
         "collections", "roles",          "purposes",  "consents",           "recipients",
         "rights",      "communications", "minors",    "profile_visibility", "restriction",
-        "break_glass", "authentication", "change",    NULL};
+        "break_glass", "authentication", "change",    "visit_collection",   NULL};
     struct pv_policy *p = c->p;
-    node_t *v;
+    node_t *v, *cats = NULL;
     int y, mo, d;
 
     if (root == NULL || root->type != YAML_MAPPING_NODE) {
@@ -1420,17 +1534,24 @@ load_root(struct ctx *c, node_t *root)
     }
     if ((v = need(c, root, "minimum_age", "the policy")))
         get_int(c, v, 0, 120, "minimum_age", &p->minimum_age);
-    if ((v = need(c, root, "categories", "the policy")))
+    if ((v = cats = need(c, root, "categories", "the policy")))
         load_categories(c, v);
     if ((v = need(c, root, "collections", "the policy"))) {
         load_collections(c, v);
         if (c->nerrors == 0 && pv_policy_collection(p, "profile") < 0)
             err(c, v, "missing required collection 'profile' in collections");
+        check_usage(c, v);
+    }
+    if ((v = get(c, root, "visit_collection"))) {
+        const char *s = get_name(c, v, "visit_collection");
+        if (s && (p->visit_collection = pv_policy_collection(p, s)) < 0)
+            err(c, v, "collection '%s' is not declared under collections", s);
     }
     if ((v = need(c, root, "roles", "the policy")))
         load_roles(c, v);
     if ((v = get(c, root, "consents")))
         load_consents(c, v);
+    link_categories(c, cats);
     if ((v = need(c, root, "purposes", "the policy")))
         load_purposes(c, v);
     if ((v = get(c, root, "recipients")))
@@ -1469,6 +1590,8 @@ pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy
         return PV_ENOMEM;
     }
     c.p->arena = c.a;
+    c.p->visit_collection = -1;
+    c.p->usage = -1;
     c.p->source = pv_arena_strndup(c.a, text, len);
     c.p->source_len = len;
     access_defaults(c.p);

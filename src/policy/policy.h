@@ -45,6 +45,7 @@ enum pv_power {
     PV_POWER_ASSIGN = 1u << 2,   /* assign providers to subjects */
     PV_POWER_REVIEW = 1u << 3,   /* review break-glass accesses and close them with a finding */
     PV_POWER_RESTRICT = 1u << 4, /* restrict and lift restriction of processing for people */
+    PV_POWER_HOLDS = 1u << 5,    /* place and release legal holds */
 };
 
 struct pv_role {
@@ -62,9 +63,24 @@ enum pv_ret_unit {
     PV_RET_YEARS,
 };
 
+/* The event a retention period counts from. */
+enum pv_ret_from {
+    PV_FROM_CREATED,    /* the record holding the value was created (the default) */
+    PV_FROM_CLOSED,     /* the subject's account was closed */
+    PV_FROM_LAST_VISIT, /* the subject's latest record of the policy's visit collection */
+};
+
 struct pv_retention {
     enum pv_ret_unit unit;
     int n; /* count of unit; 0 for ACCOUNT and FOREVER */
+    /* what a period counts from (periods only) */
+    enum pv_ret_from from;
+};
+
+/* What happens to a value when its retention ends. */
+enum pv_disposal {
+    PV_DISPOSE_PURGE,     /* destroyed */
+    PV_DISPOSE_ANONYMIZE, /* kept apart from the person, in the de-identified store */
 };
 
 /* How a category's values are stored. */
@@ -79,6 +95,8 @@ struct pv_category {
     int index;       /* exact-match blind index for look-ups */
     enum pv_store_mode store;
     struct pv_retention retention;
+    enum pv_disposal disposal;
+    int consent; /* consent kind the subject must hold for values to be stored; -1: none */
 };
 
 struct pv_field {
@@ -223,6 +241,10 @@ struct pv_policy {
         int notice_days;     /* people notified may object within this period */
         const char *summary; /* what changed, for people; may be NULL */
     } change;
+    /* the collection whose records are visits (retention from last_visit); -1: none */
+    int visit_collection;
+    /* the usage-data collection "usage"; -1 if not declared */
+    int usage;
 };
 
 /*
@@ -278,6 +300,12 @@ enum pv_action {
     PV_ACT_CONTACT,
     /* Release data to a recipient. */
     PV_ACT_DISCLOSE,
+    /* close a subject's account (starts retention counted from closing) */
+    PV_ACT_CLOSE,
+    /* place, list or release a legal hold on a subject */
+    PV_ACT_HOLD,
+    /* store usage data: fields without the consent they need are dropped */
+    PV_ACT_COLLECT,
     PV_ACT_COUNT_
 };
 
@@ -318,6 +346,7 @@ struct pv_facts {
     int number_opted_out;       /* contact by SMS: the number texted STOP */
     int recipient;              /* disclose: recipient index, -1 if none or unknown */
     uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
+    int held;                   /* delete: the subject is under an active legal hold */
 };
 
 struct pv_decision {
@@ -338,5 +367,29 @@ int pv_purpose_listed(const int *list, int n, int u);
 /* Mask of the fields of collection c that purpose u covers. */
 uint64_t pv_purpose_fields(const struct pv_policy *p, const struct pv_purpose *u,
                            const struct pv_collection *c);
+/* Mask of the fields of collection c whose category's consent is held (or needs none). */
+uint64_t pv_consented_fields(const struct pv_policy *p, const struct pv_collection *c,
+                             uint64_t consents);
+
+/* ---- retention (retention.c) ------------------------------------------------- */
+
+#define PV_NEVER INT64_MAX /* an expiry that never comes */
+
+/* The events a value's retention may count from, in milliseconds; 0: has not happened. */
+struct pv_retention_facts {
+    int64_t created;    /* the record holding the value was created */
+    int64_t closed;     /* the subject's account was closed */
+    int64_t last_visit; /* the subject's latest visit */
+};
+
+/*
+ * When a value of category cat expires (milliseconds), or PV_NEVER: forever;
+ * account while the account is open; a period from an event that has not
+ * happened. A period from the last visit never ends before the same period
+ * from the record's own creation.
+ */
+int64_t pv_retention_expiry(const struct pv_category *cat, const struct pv_retention_facts *f);
+/* The retention as the policy writes it ("7y", "account"), into out (at least 16 bytes). */
+void pv_retention_format(const struct pv_retention *r, char out[16]);
 
 #endif

@@ -43,6 +43,9 @@ static struct pv_sql q_grant_close =
 /* Erasure: every row that holds or points at the subject's data, in one transaction. */
 static struct pv_sql q_erase[] = {
     PV_SQL("DELETE FROM records WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM usage_events WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM holds WHERE subject_id = ?1"),
+    PV_SQL("DELETE FROM closures WHERE subject_id = ?1"),
     PV_SQL("DELETE FROM blind_index WHERE subject_id = ?1"),
     PV_SQL("DELETE FROM assignments WHERE subject_id = ?1"),
     PV_SQL("DELETE FROM guardians WHERE subject_id = ?1"),

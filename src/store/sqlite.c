@@ -126,7 +126,23 @@ static const char schema[] =
     " in_force_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS policy_notices(seq INTEGER PRIMARY KEY, subject_id TEXT NOT NULL,"
     " version TEXT NOT NULL, ts INTEGER NOT NULL, channel TEXT NOT NULL, actor TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS policy_notices_by_subject ON policy_notices(subject_id, seq);";
+    "CREATE INDEX IF NOT EXISTS policy_notices_by_subject ON policy_notices(subject_id, seq);"
+    /* Retention: closed accounts, legal holds, usage data apart from health data, and what
+       outlives a person in de-identified form. */
+    "CREATE TABLE IF NOT EXISTS closures(subject_id TEXT PRIMARY KEY, closed_at INTEGER NOT NULL,"
+    " closed_by TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS holds(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " reason BLOB NOT NULL, placed_by TEXT NOT NULL, placed_at INTEGER NOT NULL,"
+    " until INTEGER NOT NULL, released_at INTEGER NOT NULL, released_by TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS holds_by_subject ON holds(subject_id, placed_at);"
+    "CREATE TABLE IF NOT EXISTS usage_events(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " collection TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " categories TEXT NOT NULL, body BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS usage_by_subject ON usage_events(subject_id, created, id);"
+    "CREATE TABLE IF NOT EXISTS deidentified(id TEXT PRIMARY KEY, collection TEXT NOT NULL,"
+    " period TEXT NOT NULL, categories TEXT NOT NULL, body BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS deidentified_by_collection ON deidentified(collection, id);";
 
 static const struct pv_store_ops *ops(void);
 
@@ -447,6 +463,61 @@ checkpoint(struct pv_conn *c)
     return map_rc(q->db, rc, "checkpoint");
 }
 
+/*
+ * VACUUM INTO writes a consistent snapshot in one read transaction, so
+ * writers carry on; the copy holds live rows only, never freed pages.
+ */
+static int
+vacuum_into(sqlite3 *db, const char *which, const char *dest)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[64];
+    int rc;
+
+    snprintf(sql, sizeof sql, "VACUUM %s INTO ?1", which);
+    rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return map_rc(db, rc, "snapshot");
+}
+
+static int
+snapshot(struct pv_store *store, int keys, const char *dest)
+{
+    struct pv_conn *c = NULL;
+    int rc;
+
+    /* A connection of its own: query_only (the readers' setting) refuses VACUUM INTO. */
+    if ((rc = conn_open(store, 1, &c)) == 0)
+        rc = vacuum_into(((struct sq_conn *)c)->db, keys ? "keys" : "main", dest);
+    conn_close(c);
+    return rc;
+}
+
+static int
+copy_keys(const char *src_dir, const char *dest)
+{
+    char path[4200];
+    sqlite3 *db = NULL;
+    int rc;
+
+    if ((size_t)snprintf(path, sizeof path, "%s/keys.db", src_dir) >= sizeof path)
+        return PV_EINVAL;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        rc = vacuum_into(db, "main", dest);
+    } else {
+        rc = map_rc(db, rc, "open");
+        rc = rc ? rc : PV_EIO;
+    }
+    sqlite3_close_v2(db);
+    return rc;
+}
+
 const struct pv_store_ops pv_store_sqlite = {
     .name = "sqlite",
     .open = store_open,
@@ -469,6 +540,8 @@ const struct pv_store_ops pv_store_sqlite = {
     .reset = reset,
     .changes = changes,
     .checkpoint = checkpoint,
+    .snapshot = snapshot,
+    .copy_keys = copy_keys,
 };
 
 static const struct pv_store_ops *

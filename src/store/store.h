@@ -74,6 +74,13 @@ struct pv_store_ops {
     int64_t (*changes)(struct pv_conn *c);
     /* Bring the files to a durable, compact state (WAL checkpoint). */
     int (*checkpoint)(struct pv_conn *c);
+    /*
+     * A consistent copy of the store's data (keys 0) or of its data keys
+     * (keys 1), taken while others keep writing, as one new file at dest.
+     */
+    int (*snapshot)(struct pv_store *s, int keys, const char *dest);
+    /* A consistent copy of the data-key file of another data directory into dest. */
+    int (*copy_keys)(const char *src_dir, const char *dest);
 };
 
 /* Every store begins with this header; backends extend it. */
@@ -480,5 +487,110 @@ int pv_store_policy_notice_list(struct pv_conn *c, const char *subject_id,
                                 int (*cb)(const char *version, int64_t ts, const char *channel,
                                           void *arg),
                                 void *arg);
+/* ---- retention, closing and erasure (retention.c) ------------------------------ */
+
+/* A snapshot of the data (keys 0) or the data keys (keys 1) into the new file dest. */
+int pv_store_snapshot(struct pv_store *s, int keys, const char *dest);
+/* A consistent copy of src_dir's data-key file into the new file dest. */
+int pv_store_copy_keys(const char *src_dir, const char *dest);
+
+int pv_store_subject_count(struct pv_conn *c);
+/* Subjects with an id after after ("" from the start), at most limit, in id order. */
+int pv_store_subject_scan(struct pv_conn *c, const char *after, int limit,
+                          int (*cb)(const char *id, const char *status, void *arg), void *arg);
+/* Close an active or restricted subject's account (PV_ENOTFOUND for a subject in any other). */
+int pv_store_subject_close(struct pv_conn *c, const char *id, int64_t now);
+
+/* When and by whom a subject's account was closed. */
+int pv_store_closure_put(struct pv_conn *c, const char *subject_id, int64_t closed_at,
+                         const char *closed_by);
+/* PV_ENOTFOUND if the account was never closed. */
+int pv_store_closure_get(struct pv_conn *c, const char *subject_id, int64_t *closed_at);
+
+/*
+ * Rows of a subject: records (usage 0) or usage events (usage 1), of every
+ * collection, in creation order; cb sees each in turn.
+ */
+int pv_store_rows_of_subject(struct pv_conn *c, int usage, const char *subject_id,
+                             int (*cb)(const struct pv_record *r, void *arg), void *arg);
+/* One row by id (any collection); PV_ENOTFOUND if none. */
+int pv_store_row_get(struct pv_conn *c, int usage, const char *subject_id, const char *id,
+                     struct pv_record *out);
+/* Replace a row's body and categories, keeping its times (retention trims fields). */
+int pv_store_row_set_body(struct pv_conn *c, int usage, const struct pv_record *r,
+                          const char *categories);
+int pv_store_row_delete(struct pv_conn *c, int usage, const char *subject_id, const char *id);
+/* How many records and usage events a subject has left. */
+int pv_store_subject_rows(struct pv_conn *c, const char *subject_id, int64_t *n);
+/* The creation time of the subject's newest record of collection; 0 if none. */
+int pv_store_record_last_created(struct pv_conn *c, const char *subject_id, const char *collection,
+                                 int64_t *ms);
+
+/* A subject's blind-index entries under index (a category key; NULL: every index). */
+int pv_store_index_delete(struct pv_conn *c, const char *subject_id, const char *index);
+/* The user accounts linked to a subject: disabled, and signed out. */
+int pv_store_user_disable_subject(struct pv_conn *c, const char *subject_id);
+
+/* ---- legal holds (retention.c) ------------------------------------------------------ */
+
+#define PV_HOLD_REASON_MAX 500
+#define PV_HOLD_REASON_SEALED_MAX (PV_HOLD_REASON_MAX + PV_SEAL_OVERHEAD)
+
+struct pv_hold {
+    char id[PV_ID_MAX];
+    char subject_id[PV_ID_MAX];
+    unsigned char reason[PV_HOLD_REASON_SEALED_MAX]; /* sealed under the subject's key */
+    size_t reason_len;
+    char placed_by[PV_ID_MAX]; /* user id */
+    int64_t placed_at;
+    int64_t until;       /* ms; 0: until released */
+    int64_t released_at; /* 0: in force unless until has passed */
+    char released_by[PV_ID_MAX];
+};
+
+int pv_store_hold_put(struct pv_conn *c, const struct pv_hold *h);
+int pv_store_hold_get(struct pv_conn *c, const char *subject_id, const char *id,
+                      struct pv_hold *out);
+int pv_store_hold_list(struct pv_conn *c, const char *subject_id,
+                       int (*cb)(const struct pv_hold *h, void *arg), void *arg);
+/* PV_ENOTFOUND if there is no such hold in force. */
+int pv_store_hold_release(struct pv_conn *c, const char *subject_id, const char *id, const char *by,
+                          int64_t now);
+/* 0 if a hold on the subject is in force at now, PV_ENOTFOUND if none. */
+int pv_store_hold_active(struct pv_conn *c, const char *subject_id, int64_t now);
+
+/* ---- data keys: destruction and rotation (retention.c) ----------------------------- */
+
+/* Destroy every data key of a subject: what they sealed can never be opened again. */
+int pv_store_key_delete(struct pv_conn *c, const char *subject_id);
+/* Keys not wrapped by master_version, at most limit (owner, key) in turn. */
+int pv_store_key_scan_other(struct pv_conn *c, uint32_t master_version, int limit,
+                            int (*cb)(const char *owner, const struct pv_subject_key *k, void *arg),
+                            void *arg);
+/* Every key, in owner order. */
+int pv_store_key_scan(struct pv_conn *c,
+                      int (*cb)(const char *owner, const struct pv_subject_key *k, void *arg),
+                      void *arg);
+/* Replace the wrapping of one key (same data-key version). */
+int pv_store_key_rewrap(struct pv_conn *c, const char *owner, const struct pv_subject_key *k);
+
+/* ---- usage data and de-identified rows (usage.c) ----------------------------------- */
+
+/* Usage events are rows of their own table, shaped like records (collection "usage"). */
+int pv_store_usage_put(struct pv_conn *c, const struct pv_record *r, const char *categories);
+int pv_store_usage_list(struct pv_conn *c, const char *subject_id, const char *after, int limit,
+                        int (*cb)(const struct pv_record *r, void *arg), void *arg);
+
+/* A record kept apart from its person once retention ended (body sealed under "sys"). */
+struct pv_deid {
+    char id[PV_ID_MAX];
+    char collection[64];
+    char period[8]; /* YYYY-MM of the original record */
+    struct pv_buf body;
+};
+
+int pv_store_deid_put(struct pv_conn *c, const struct pv_deid *d, const char *categories);
+int pv_store_deid_list(struct pv_conn *c, const char *collection, const char *after, int limit,
+                       int (*cb)(const struct pv_deid *d, void *arg), void *arg);
 
 #endif

@@ -107,6 +107,13 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
     }
     /* A subject being enrolled has no grants, guardians or age on record yet. */
     known = *exists && a->action != PV_ACT_ENROLL;
+    /* A legal hold blocks deletion: the decision refuses it, and the refusal is audited. */
+    if (known && a->action == PV_ACT_DELETE) {
+        rc = pv_store_hold_active(c, a->subject, pv_now_ms());
+        if (rc != 0 && rc != PV_ENOTFOUND)
+            return rc;
+        f->held = rc == 0;
+    }
     scope = p->roles[f->role].scope;
     if (scope == PV_SCOPE_ASSIGNED) {
         rc = pv_store_assign_get(c, a->subject, act->user_id);
@@ -189,8 +196,12 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     if ((rc = decide(v, call, a, &f, &d)) != 0)
         return rc;
     pv_buf_init(&cats, 4096);
-    rc =
-        pv_vault_categories(v, a->collection, d.permit ? (a->fields | d.fields) : a->fields, &cats);
+    /* Collected usage data names what is stored, not what the consent gate dropped. */
+    rc = pv_vault_categories(v, a->collection,
+                             !d.permit                     ? a->fields
+                             : a->action == PV_ACT_COLLECT ? d.fields
+                                                           : (a->fields | d.fields),
+                             &cats);
     memset(rows, 0, sizeof rows);
     rows[0].actor = act ? act->user_id : "anonymous";
     rows[0].role = act ? p->roles[f.role].name : "";
@@ -202,7 +213,7 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
                          : a->collection >= 0 ? p->collections[a->collection].name
                                               : "";
     rows[0].record = a->record && (pv_id_valid(a->record, "usr") || pv_id_valid(a->record, "brk") ||
-                                   pv_id_valid(a->record, "cns"))
+                                   pv_id_valid(a->record, "cns") || pv_id_valid(a->record, "hld"))
                          ? a->record
                          : safe_id(a->record, "rec");
     rows[0].recipient = a->audit_recipient ? a->audit_recipient : "";

@@ -115,6 +115,10 @@ collection_of(struct pv_vault *v, struct pv_call *call, const char *name, const 
 {
     int ci = pv_policy_collection(v->policy, name);
 
+    if (ci >= 0 && ci == v->policy->usage) {
+        call->detail = "usage data is kept apart: /v1/subjects/{id}/usage collects and lists it";
+        return pv_access_reject(v, call, action, subject, "usage-collection", PV_ECONFLICT);
+    }
     if (ci >= 0)
         return ci;
     call->detail = "the policy declares no such collection";
@@ -416,6 +420,8 @@ pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *sub
     }
     if (rc == 0 && (*out = record_json(v, &dk, ci, &u->r, d.fields)) == NULL)
         rc = PV_ENOMEM;
+    if (rc == 0 && u->fs.nulls)
+        pv_vault_scrub(v); /* removed values: gone from the write-ahead log too */
     pv_dkey_wipe(&dk);
     pv_buf_fini(&u->patch);
     pv_buf_fini(&u->r.body);
@@ -454,5 +460,7 @@ pv_vault_record_delete(struct pv_vault *v, struct pv_call *call, const char *sub
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
     record_access(&a, PV_ACT_DELETE, subject, ci, rid, c);
-    return pv_access(v, call, &a, apply_delete, &dl, NULL);
+    if ((rc = pv_access(v, call, &a, apply_delete, &dl, NULL)) == 0)
+        pv_vault_scrub(v); /* gone from the write-ahead log too, before the answer */
+    return rc;
 }

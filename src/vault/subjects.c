@@ -12,8 +12,9 @@ static const char *const sources[] = {"web", "app", "staff", "phone", "written",
 #define DOB_CATEGORY "user.demographic.date_of_birth"
 
 struct enroll {
+    struct pv_vault *v;
     struct pv_subject s;
-    struct pv_subject_key k;
+    struct pv_dkey dk; /* wrapped inside the transaction, under the master version in force */
     struct pv_record profile;
     struct pv_buf cats;
     struct {
@@ -37,7 +38,7 @@ apply_enroll(struct pv_conn *w, void *arg)
     int64_t now = e->s.created;
     int rc;
 
-    if ((rc = pv_store_key_put(w, e->s.id, &e->k, now)) != 0 ||
+    if ((rc = pv_vault_key_store(e->v, w, e->s.id, &e->dk, now)) != 0 ||
         (rc = pv_store_subject_put(w, &e->s)) != 0 ||
         (rc = pv_store_record_put(w, &e->profile, e->cats.data ? e->cats.data : "")) != 0)
         return rc;
@@ -88,7 +89,6 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
     struct pv_access a;
     struct pv_fieldset fs;
     struct pv_seal_ad ad;
-    struct pv_dkey dk;
     struct enroll *e;
     int y, m, d, rc, dob = -1, guardian_age = 0, consent = 0;
     struct pv_guardian guardian;
@@ -150,20 +150,17 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
     pv_strlcpy(e->profile.collection, "profile", sizeof e->profile.collection);
     e->profile.created = e->profile.updated = e->s.created;
 
-    /* Seal everything before asking: the committer only writes. */
-    pv_dkey_new(&dk, 1);
-    e->k.version = 1;
-    rc = pv_keyring_wrap(v->keys, e->s.id, &dk, e->k.wrapped, &e->k.master_version);
+    /* Seal everything before asking: the committer only writes (and wraps the key). */
+    e->v = v;
+    pv_dkey_new(&e->dk, 1);
     ad.subject = e->s.id;
     ad.record = "subject";
     ad.field = "birth_date";
+    rc = pv_seal(&e->dk, &ad, birth, strlen(birth), e->s.birth_date, sizeof e->s.birth_date,
+                 &e->s.birth_date_len);
     if (rc == 0)
-        rc = pv_seal(&dk, &ad, birth, strlen(birth), e->s.birth_date, sizeof e->s.birth_date,
-                     &e->s.birth_date_len);
-    if (rc == 0)
-        rc = pv_fields_seal(v, &dk, e->s.id, e->profile.id, v->profile, profile, fs.mask,
+        rc = pv_fields_seal(v, &e->dk, e->s.id, e->profile.id, v->profile, profile, fs.mask,
                             &e->profile.body);
-    pv_dkey_wipe(&dk);
     if (rc == 0)
         rc = pv_vault_categories(v, v->profile, fs.mask, &e->cats);
     if (rc == 0)

@@ -35,6 +35,17 @@ pv_vault_subject_key(struct pv_vault *v, struct pv_conn *c, const char *subject,
 
     if (rc != 0)
         return rc;
+    if (!pv_keyring_has(v->keys, k.master_version)) {
+        /*
+         * A key rotation in another process: learn its new master version from
+         * the key file; if ours was retired meanwhile, the key row read before
+         * was rewrapped since, so read it again.
+         */
+        pv_keyring_reload(v->keys);
+        if (!pv_keyring_has(v->keys, k.master_version) &&
+            (rc = pv_store_key_get(c, subject, &k)) != 0)
+            return rc;
+    }
     return pv_keyring_unwrap(v->keys, subject, k.master_version, k.version, k.wrapped,
                              sizeof k.wrapped, dk);
 }
@@ -104,6 +115,15 @@ body_each(const struct pv_buf *body,
         p += 5 + n + len;
     }
     return 0;
+}
+
+int
+pv_body_each(const struct pv_buf *body,
+             int (*cb)(const char *name, size_t nlen, const unsigned char *s, size_t len,
+                       void *arg),
+             void *arg)
+{
+    return body_each(body, cb, arg);
 }
 
 struct find {
@@ -320,6 +340,7 @@ pv_vault_close(struct pv_vault *v)
 {
     if (v == NULL)
         return;
+    pv_vault_maintenance_stop(v);
     pv_audit_close(v->audit);
     pv_versions_close(v->versions);
     pv_comms_close(v->comms);

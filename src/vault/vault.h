@@ -242,5 +242,126 @@ int pv_vault_policy_status(struct pv_vault *v, struct pv_call *call, const char 
 /* Record that subject was notified of the version in force: {channel}. */
 int pv_vault_policy_notice(struct pv_vault *v, struct pv_call *call, const char *subject,
                            const json_t *body, json_t **out);
+/* ---- retention and disposal (retention.c) ------------------------------------ */
+
+/*
+ * Close a subject's account: retention counted from closing starts, values
+ * kept "while the account is open" expire, and the accounts linked to the
+ * subject are disabled. The answer says, per category still held, until when
+ * it is kept and why (legal requirement, hold).
+ */
+int pv_vault_close_account(struct pv_vault *v, struct pv_call *call, const char *subject,
+                           json_t **out);
+
+struct pv_sweep_report {
+    int64_t subjects;           /* subjects looked at */
+    int64_t records_purged;     /* records destroyed whole */
+    int64_t records_anonymized; /* records removed, their anonymizable values kept apart */
+    int64_t fields_purged;      /* records trimmed of expired values */
+    int64_t usage_purged;       /* usage events destroyed */
+    int64_t keys_destroyed;     /* subjects erased: their data key destroyed */
+    int64_t held;               /* expired rows kept because of a legal hold */
+};
+
+/*
+ * Dispose of everything whose retention has ended at the current time:
+ * purge or anonymize as each category says, every disposal audited in the
+ * same transaction; destroy the data key of a closed subject with nothing
+ * left; skip subjects under a legal hold. Then checkpoint the store so no
+ * disposed value survives in its write-ahead log. progress may be NULL.
+ */
+int pv_vault_sweep(struct pv_vault *v, struct pv_sweep_report *rep,
+                   void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
+
+/*
+ * Bring the store's files to a state where nothing deleted survives in them:
+ * a truncating write-ahead-log checkpoint (deleted cells are already zeroed
+ * by secure_delete). Called after every deletion; failure is logged and the
+ * next call catches up.
+ */
+int pv_vault_scrub(struct pv_vault *v);
+
+/* ---- legal holds (holds.c) ------------------------------------------------------- */
+
+/* {reason, until?}: a hold that keeps the subject's data past retention and blocks deletion. */
+int pv_vault_hold_place(struct pv_vault *v, struct pv_call *call, const char *subject,
+                        const json_t *body, json_t **out);
+int pv_vault_hold_list(struct pv_vault *v, struct pv_call *call, const char *subject, json_t **out);
+int pv_vault_hold_release(struct pv_vault *v, struct pv_call *call, const char *subject,
+                          const char *hold, json_t **out);
+
+/* ---- usage data (usage.c) ---------------------------------------------------------- */
+
+/*
+ * Store a usage event (the policy's collection "usage"): the fields whose
+ * category needs a consent the person has not given are dropped, not stored;
+ * the answer names what was stored and what was dropped.
+ */
+int pv_vault_usage_collect(struct pv_vault *v, struct pv_call *call, const char *subject,
+                           const json_t *body, json_t **out);
+int pv_vault_usage_list(struct pv_vault *v, struct pv_call *call, const char *subject,
+                        const char *after, int limit, json_t **out);
+
+/* ---- keys (keys.c) -------------------------------------------------------------------- */
+
+struct pv_keys_report {
+    uint32_t version;    /* the master version now in force */
+    int64_t keys;        /* data keys looked at */
+    int64_t rewrapped;   /* data keys rewrapped under the new version */
+    int64_t unreadable;  /* data keys no master version opens (check) */
+    uint32_t retired[8]; /* versions retired */
+    int nretired;
+};
+
+/*
+ * A new master key version; every data key rewrapped under it while the
+ * server keeps serving; the old versions retired from the key file. A
+ * running server learns each step from the key file and the database.
+ */
+int pv_vault_keys_rotate(struct pv_vault *v, struct pv_keys_report *rep,
+                         void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
+/* Open every data key; rep->unreadable counts those that fail. */
+int pv_vault_keys_check(struct pv_vault *v, struct pv_keys_report *rep,
+                        void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
+
+/* ---- backup and restore (backup.c) ----------------------------------------------------- */
+
+#define PV_FILE_BACKUP_MANIFEST "backup.json"
+
+struct pv_backup_report {
+    int64_t bytes;     /* size of the data snapshot */
+    int64_t subjects;  /* subjects in the backup */
+    int64_t erased;    /* restore: subjects whose key was destroyed since: erased */
+    int64_t entries;   /* restore: audit entries verified */
+    int64_t keys_kept; /* restore: data keys carried over */
+};
+
+/*
+ * A consistent backup of the data while the server runs: dest (a new
+ * directory) receives the data snapshot, the policy, the audit public key
+ * and a manifest, and no key material. With keys_dest, the key material
+ * (master.key, keys.db, audit.key) is written there too, replacing the
+ * previous copy: only one copy of keys may exist, or erasure would not be.
+ */
+int pv_vault_backup(struct pv_vault *v, const char *dest, const char *keys_dest,
+                    struct pv_backup_report *rep, struct pv_buf *errors);
+/*
+ * A new data directory dir from backup and the key material in keys_dir (a
+ * key copy or a data directory). The audit log is verified first; subjects
+ * whose data key no longer exists are erased, so what was destroyed after
+ * the backup stays destroyed. On failure nothing is left behind.
+ */
+int pv_vault_restore(const char *backup, const char *keys_dir, const char *dir,
+                     struct pv_backup_report *rep, struct pv_buf *errors);
+
+/* ---- maintenance (maintenance.c) --------------------------------------------------------- */
+
+/*
+ * The server's background thread: a retention sweep every sweep_interval_s
+ * seconds (0: none), and the key file watched so a rotation by another
+ * process is taken up at once.
+ */
+int pv_vault_maintenance_start(struct pv_vault *v, int64_t sweep_interval_s);
+void pv_vault_maintenance_stop(struct pv_vault *v);
 
 #endif

@@ -20,6 +20,8 @@ struct pv_vault {
     struct pv_comms *comms;
     /* versions.c: the policy versions in force over time. */
     struct pv_versions *versions;
+    /* the background thread of a server (maintenance.c); NULL if none */
+    struct pv_maint *maint;
 };
 
 /* What an access is about; the facts about the actor are gathered by pv_access(). */
@@ -54,7 +56,8 @@ struct pv_access {
  * The one rule: decide, audit, then (on permit) apply in the same
  * transaction as the audit entry. Returns 0 (permitted and applied), the
  * denial's pv_err (call->reason set), PV_EAUDIT, or apply's error. d may be
- * NULL; when given it receives the decision.
+ * NULL; when given it receives a permitting decision (a->decided receives
+ * it before apply runs).
  */
 int pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
               pv_apply_fn apply, void *arg, struct pv_decision *d);
@@ -224,5 +227,32 @@ void pv_versions_close(struct pv_versions *vs);
  */
 int pv_versions_check(struct pv_vault *v, const struct pv_call *call, const struct pv_access *a,
                       const struct pv_facts *f, struct pv_decision *d);
+/*
+ * Store a subject's data key, wrapped under the master version in force: read
+ * inside the write transaction (a rotation records it there), reloading the
+ * key file when another process rotated it. For apply functions only.
+ */
+int pv_vault_key_store(struct pv_vault *v, struct pv_conn *w, const char *owner,
+                       const struct pv_dkey *dk, int64_t now);
+
+/*
+ * The data directory's maintenance lock (an advisory file lock): key rotation
+ * and backup take it so they never interleave. PV_EBUSY if another holds it.
+ */
+int pv_vault_lock(struct pv_vault *v, int *fd);
+void pv_vault_unlock(int fd);
+
+/* The facts retention counts from for a subject: closing and last visit. */
+int pv_vault_retention_facts(struct pv_vault *v, struct pv_conn *c, const char *subject,
+                             int64_t *closed, int64_t *last_visit);
+
+/*
+ * Walk the fields of a packed body: cb gets each name and sealed value.
+ * Bodies are checked for bounds.
+ */
+int pv_body_each(const struct pv_buf *body,
+                 int (*cb)(const char *name, size_t nlen, const unsigned char *s, size_t len,
+                           void *arg),
+                 void *arg);
 
 #endif

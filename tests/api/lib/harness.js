@@ -209,3 +209,19 @@ export async function auditOf(w, subject) {
 export function sqlite(data, sql) {
   return execFileSync('sqlite3', [path.join(data, 'phivault.db'), sql]).toString();
 }
+
+// Run the phivault command without blocking the event loop (so a test can keep load on a
+// server meanwhile); resolves to {status, stdout, stderr}.
+export function cliAsync(args, { env = {} } = {}) {
+  const full = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(full)) if (v === undefined) delete full[k];
+  return new Promise((resolve, reject) => {
+    const p = spawn(BIN, args, { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => { stdout += c; });
+    p.stderr.on('data', (c) => { stderr += c; });
+    p.on('error', reject);
+    p.on('exit', (code) => resolve({ status: code, stdout, stderr }));
+  });
+}
