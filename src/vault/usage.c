@@ -84,8 +84,10 @@ pv_vault_usage_collect(struct pv_vault *v, struct pv_call *call, const char *sub
         return rc;
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
+    /* A closed account collects nothing more: as if there were no such subject. A restricted
+     * one is there, and the decision's restriction rule says who may still collect. */
     exists = pv_id_valid(subject, "sub") && pv_store_subject_get(c, subject, &s) == 0 &&
-             strcmp(s.status, "active") == 0;
+             (strcmp(s.status, "active") == 0 || strcmp(s.status, "restricted") == 0);
     if ((co = calloc(1, sizeof *co)) == NULL)
         return PV_ENOMEM;
     co->v = v;
@@ -110,7 +112,6 @@ pv_vault_usage_collect(struct pv_vault *v, struct pv_call *call, const char *sub
         a.record = co->r.id;
         a.fields = fs.mask;
         a.undeclared = fs.undeclared;
-        /* A closed account collects nothing more: as if there were no such subject. */
         a.subject_exists = exists;
         a.decided = &co->d; /* apply keeps the fields the decision lets through */
         rc = pv_access(v, call, &a, apply_collect, co, NULL);

@@ -77,6 +77,18 @@ test('the response check refuses what the document does not describe', () => {
     json(429, throttled, 'application/problem+json', { 'retry-after': '60' })), []);
   // A success on a route the document does not have.
   assert.notDeepEqual(responseErrors('GET', '/v1/nowhere', json(200, {})), []);
+  // Retention: a usage answer with an event id but nothing stored, a hold released by nobody,
+  // a release answered with a hold still in force.
+  const sub = 'sub_0000000000000000000000000a', rec = 'rec_0000000000000000000000000a';
+  assert.deepEqual(responseErrors('POST', `/v1/subjects/${sub}/usage`,
+    json(201, { id: null, subject_id: sub, stored: [], dropped: ['page'] })), []);
+  assert.notDeepEqual(responseErrors('POST', `/v1/subjects/${sub}/usage`,
+    json(201, { id: rec, subject_id: sub, stored: [], dropped: ['page'] })), []);
+  const hold = { id: 'hld_0000000000000000000000000a', subject_id: sub, reason: 'r', placed_by: 'usr_x',
+    placed_at: '2026-01-01T00:00:00Z', until: null, released_at: null, released_by: null, in_force: true };
+  assert.deepEqual(responseErrors('GET', `/v1/subjects/${sub}/holds`, json(200, { holds: [hold] })), []);
+  assert.notDeepEqual(responseErrors('GET', `/v1/subjects/${sub}/holds`, json(200, { holds: [{ ...hold, released_by: 'usr_x' }] })), []);
+  assert.notDeepEqual(responseErrors('DELETE', `/v1/subjects/${sub}/holds/${hold.id}`, json(200, hold)), []);
   // Path templates match literal segments first.
   assert.equal(findTemplate('/v1/subjects/sub_abc/records/visits/rec_x'), '/v1/subjects/{id}/records/{collection}/{rid}');
   assert.equal(findTemplate('/v1/auth/totp/confirm'), '/v1/auth/totp/confirm');

@@ -77,6 +77,8 @@ test('a restricted subject\'s data is only stored: every use is refused but thei
     ['POST', `${path}/records/payments`, w.tokens.staff1, 'payment', { amount: 5 }],
     ['POST', `${path}/assignments`, w.tokens.staff1, 'operations', { provider: w.users.prov2 }],
     ['GET', path, w.tokens.po1, 'operations'],
+    ['POST', `${path}/usage`, w.tokens.staff1, 'site', { ip: '192.0.2.7' }],
+    ['GET', `${path}/usage`, w.tokens.staff1, 'site'],
   ];
   for (const [method, p, token, purpose, json] of refused) {
     const x = await w.c.req(method, p, { token, purpose, json });
@@ -89,6 +91,9 @@ test('a restricted subject\'s data is only stored: every use is refused but thei
   // The subject's own access, and the legal purpose.
   assert.equal((await get(`${path}/records/visits/${c.visit}`, c.token, 'self')).json.fields.notes, 'notes of rita');
   assert.equal((await get(`${path}/records/visits/${c.visit}`, w.tokens.po1, 'legal')).json.fields.notes, 'notes of rita');
+  const own = await w.c.req('POST', `${path}/usage`, { token: c.token, purpose: 'site', json: { ip: '192.0.2.8' } });
+  assert.equal(own.status, 201, own.text);
+  assert.deepEqual(own.json.stored, ['ip']);
   assert.equal(sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${c.sub}'`).trim(), stored);
   assert.equal((await get(path, c.token, 'self')).json.status, 'restricted');
   // Staff cannot lift it; the privacy officer can, and it is audited.

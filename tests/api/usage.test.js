@@ -76,6 +76,29 @@ test('bad usage input is refused and stores nothing', async () => {
   assert.equal(count(), before);
 });
 
+test('a cookie consent given lets its category be stored, and once withdrawn it is dropped again', async () => {
+  const consent = (action) => w.c.req('POST', `/v1/subjects/${w.subject}/consents`, { token: w.tokens.grace, purpose: 'self',
+    json: { kind: 'cookies_analytics', action, source: 'web' } });
+  const collect = () => w.c.req('POST', `/v1/subjects/${w.subject}/usage`, { token: w.tokens.grace, purpose: 'site', json: event });
+  assert.equal((await consent('grant')).status, 201);
+  const given = await collect();
+  assert.equal(given.status, 201, given.text);
+  assert.deepEqual(given.json.stored, ['ip', 'page']);
+  assert.deepEqual(given.json.dropped, ['device']);
+  const list = await w.c.req('GET', `/v1/subjects/${w.subject}/usage`, { token: w.tokens.grace, purpose: 'self' });
+  const mine = list.json.events.find((e) => e.id === given.json.id);
+  assert.deepEqual(mine.fields, { ip: event.ip, page: event.page });
+  assert.equal((await consent('withdraw')).status, 201);
+  const withdrawn = await collect();
+  assert.deepEqual(withdrawn.json.stored, ['ip']);
+  assert.deepEqual(withdrawn.json.dropped, ['device', 'page']);
+  // Nothing but dropped fields: nothing is stored, and there is no event.
+  const none = await w.c.req('POST', `/v1/subjects/${w.subject}/usage`, { token: w.tokens.grace, purpose: 'site',
+    json: { device: event.device } });
+  assert.equal(none.status, 201);
+  assert.deepEqual(none.json, { id: null, subject_id: w.subject, stored: [], dropped: ['device'] });
+});
+
 test('usage data has its own short retention: gone after 13 months while health data stays', async () => {
   const v = await w.c.req('POST', `/v1/subjects/${w.subject}/records/visits`, { token: w.tokens.prov1, purpose: 'treatment',
     json: { date: '2026-11-03', notes: 'stays for years' } });
