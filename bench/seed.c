@@ -57,7 +57,11 @@ static int
 login(struct seed *s, const char *name, struct pv_actor *who)
 {
     json_t *body = json_pack("{s:s, s:s}", "username", name, "password", PASSWORD), *out = NULL;
-    int rc = body ? pv_vault_login(s->v, body, &out) : PV_ENOMEM;
+    struct pv_call call;
+    int rc;
+
+    memset(&call, 0, sizeof call);
+    rc = body ? pv_vault_login(s->v, &call, "127.0.0.1", body, &out) : PV_ENOMEM;
 
     if (rc == 0)
         rc = pv_vault_authenticate(s->v, json_string_value(json_object_get(out, "token")), who);

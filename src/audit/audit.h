@@ -35,18 +35,16 @@ struct pv_audit;
 /* Makes a write on the committer's connection; 0 or a pv_err. */
 typedef int (*pv_apply_fn)(struct pv_conn *w, void *arg);
 
-/*
- * Start the committer on store, signing with the key at signing_key_path.
- * PV_EBUSY if another committer (in this or another process) holds the
- * log: the key file is locked while a committer runs.
- */
+/* Start the committer on store, signing with the key at signing_key_path. */
 int pv_audit_open(struct pv_store *store, const char *signing_key_path, struct pv_audit **out);
 /* Finish every queued job, stop the committer, free a. */
 void pv_audit_close(struct pv_audit *a);
 
 /*
  * Append n entries (their seq, ts_ms and hash are set here) and, in the same
- * transaction, run apply(writer, arg) unless apply is NULL. Returns once
+ * transaction, run apply(writer, arg) unless apply is NULL. apply runs before
+ * the entries are hashed, so it may set their outcome (action, decision,
+ * reason, categories) from what it found inside the transaction. Returns once
  * durable: 0; apply's error (the entries are still appended: they record
  * decisions, and apply's changes are rolled back); or PV_EAUDIT when the log
  * could not be written, in which case nothing was applied.

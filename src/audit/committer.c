@@ -8,21 +8,26 @@
  * callers. The chain state (last sequence and hash) belongs to the
  * committer thread alone and is restored when a batch rolls back.
  *
+ * Other processes may append to the same log while the server runs (the
+ * command-line sweep, backup and key rotation each have a committer of
+ * their own), so every batch re-reads the chain's end inside its write
+ * transaction, where SQLite's write lock makes the appenders take turns.
+ * The end must agree with the signed head, which every appender writes in
+ * the same transaction as its entries: a log cut short or rewritten behind
+ * the server's back fails the batch (fail closed) instead of being
+ * continued and re-signed.
+ *
  * A caller running in a fiber (base/fiber.h: every HTTP request) does not
  * block its thread: it parks, its job is queued once its owner is ready to
  * be woken, and the committer wakes the fiber instead of posting. A caller
  * whose thread's reader connection has a statement open falls back to
  * blocking, so no other fiber of that thread can disturb the statement.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "audit/audit.h"
 #include "base/fiber.h"
@@ -45,7 +50,6 @@ struct pv_audit {
     struct pv_store *store;
     struct pv_conn *w;
     struct pv_signer *signer;
-    int lock_fd; /* holds an exclusive lock on the signing key: one committer per log */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* the committer waits for jobs */
@@ -106,6 +110,26 @@ run_job(struct pv_audit *a, struct job *j)
     return 0;
 }
 
+/* The chain's end as stored, checked against the signed head; inside the transaction. */
+static int
+read_end(struct pv_audit *a)
+{
+    struct pv_checkpoint head;
+    int rc = pv_store_audit_last(a->w, &a->seq, a->last);
+
+    if (rc != 0)
+        return rc;
+    rc = pv_store_head_get(a->w, &head);
+    if (rc == PV_ENOTFOUND)
+        return a->seq == 0 ? 0 : PV_ETAMPER;
+    if (rc != 0)
+        return rc;
+    if (head.seq != a->seq || !pv_secret_equal(head.hash, a->last, PV_HASH_BYTES))
+        return PV_ETAMPER;
+    a->last_checkpoint = a->seq - a->seq % PV_AUDIT_CHECKPOINT_EVERY;
+    return 0;
+}
+
 static void
 run_batch(struct pv_audit *a, struct job *batch)
 {
@@ -117,6 +141,11 @@ run_batch(struct pv_audit *a, struct job *batch)
 
     memcpy(last0, a->last, PV_HASH_BYTES);
     rc = pv_store_begin(a->w);
+    if (rc == 0 && (rc = read_end(a)) == 0) {
+        seq0 = a->seq;
+        cp0 = a->last_checkpoint;
+        memcpy(last0, a->last, PV_HASH_BYTES);
+    }
     for (j = batch; rc == 0 && j; j = j->next)
         rc = run_job(a, j);
     if (rc == 0 && a->seq != seq0) {
@@ -188,18 +217,7 @@ pv_audit_open(struct pv_store *store, const char *signing_key_path, struct pv_au
         return PV_ENOMEM;
     a->store = store;
     a->tail = &a->head;
-    /*
-     * Two committers on one log would both append after the same entry. The
-     * lock is on the key file, which every data directory has; the kernel
-     * releases it when the process ends, however it ends.
-     */
-    rc = 0;
-    if ((a->lock_fd = open(signing_key_path, O_RDONLY | O_CLOEXEC)) < 0)
-        rc = PV_EIO;
-    else if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        rc = errno == EWOULDBLOCK ? PV_EBUSY : PV_EIO;
-    if (rc == 0)
-        rc = pv_signer_load(signing_key_path, &a->signer);
+    rc = pv_signer_load(signing_key_path, &a->signer);
     if (rc == 0)
         rc = pv_store_conn_open(store, 1, &a->w);
     if (rc == 0)
@@ -222,8 +240,6 @@ pv_audit_open(struct pv_store *store, const char *signing_key_path, struct pv_au
     if (rc != 0) {
         pv_store_conn_close(a->w);
         pv_signer_free(a->signer);
-        if (a->lock_fd >= 0)
-            close(a->lock_fd);
         free(a);
         return rc;
     }
@@ -246,7 +262,6 @@ pv_audit_close(struct pv_audit *a)
     pv_store_checkpoint(a->w);
     pv_store_conn_close(a->w);
     pv_signer_free(a->signer);
-    close(a->lock_fd);
     free(a);
 }
 

@@ -49,7 +49,9 @@ enum pv_err {
     PV_ECONFLICT = -24,  /* the request conflicts with current state */
     PV_ETAMPER = -25,    /* the audit log fails verification */
     PV_EUNAVAIL = -26,   /* the service is shutting down or not ready */
-    PV_ERR_COUNT_ = 27
+    PV_ETHROTTLE = -27,  /* too many failed attempts; try again later */
+    PV_EMFA = -28,       /* a second factor is required */
+    PV_ERR_COUNT_ = 29
 };
 
 /* A static English sentence for err; never NULL. */
@@ -117,6 +119,11 @@ int pv_date_parse(const char *s, int *y, int *m, int *d);
 int64_t pv_days_from_civil(int y, int m, int d);
 /* Whole years between birth date and the date of time t (UTC). */
 int pv_age_years(int by, int bm, int bd, int64_t t);
+/*
+ * t (seconds) moved by a number of calendar months, the time of day kept and
+ * the day clamped to the end of a shorter month (Jan 31 + 1 month = Feb 28).
+ */
+int64_t pv_time_add_months(int64_t t, int months);
 
 /* ---- identifiers -------------------------------------------------------- */
 
@@ -143,5 +150,31 @@ void pv_log_set_fd(int fd);
 void pv_log(enum pv_log_level level, const char *event, ...);
 
 #define PV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- HTML form bodies (form.c) ------------------------------------------ */
+
+#define PV_FORM_MAX_PARAMS 64
+
+/*
+ * An application/x-www-form-urlencoded body, decoded ('+' is a space, %XX a
+ * byte): keys and values are NUL-terminated copies owned by the form, in
+ * the order they came. A decoded NUL byte is refused, so every value is a
+ * C string.
+ */
+struct pv_form {
+    struct {
+        const char *key, *value;
+    } params[PV_FORM_MAX_PARAMS];
+    int n;
+    char *store; /* owns every key and value */
+    size_t store_len;
+};
+
+/* PV_EINVAL on a malformed body (bad %-escape, NUL, empty key), PV_ETOOBIG past the limit. */
+int pv_form_parse(const char *body, size_t len, struct pv_form *out);
+/* Wipes the decoded text (it may be personal data) and frees it. */
+void pv_form_fini(struct pv_form *f);
+/* The first value of key, or NULL. */
+const char *pv_form_get(const struct pv_form *f, const char *key);
 
 #endif

@@ -29,6 +29,8 @@ static const char *const messages[PV_ERR_COUNT_] = {
     [-PV_ECONFLICT] = "conflict with current state",
     [-PV_ETAMPER] = "audit log verification failed",
     [-PV_EUNAVAIL] = "service unavailable",
+    [-PV_ETHROTTLE] = "too many failed attempts",
+    [-PV_EMFA] = "a second factor is required",
 };
 
 const char *

@@ -150,3 +150,21 @@ pv_age_years(int by, int bm, int bd, int64_t t)
         age--;
     return age;
 }
+
+int64_t
+pv_time_add_months(int64_t t, int months)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int64_t secs = t - days * 86400, m0;
+    int y, m, d, last;
+
+    civil_from_days(days, &y, &m, &d);
+    m0 = (int64_t)y * 12 + (m - 1) + months;
+    y = (int)(m0 >= 0 ? m0 / 12 : (m0 - 11) / 12);
+    m = (int)(m0 - (int64_t)y * 12) + 1;
+    last = mdays[m - 1] + (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+    if (d > last)
+        d = last;
+    return pv_days_from_civil(y, m, d) * 86400 + secs;
+}

@@ -13,6 +13,18 @@ int pv_cmd_init(int argc, char **argv);
 int pv_cmd_serve(int argc, char **argv);
 int pv_cmd_policy_check(int argc, char **argv);
 int pv_cmd_audit_verify(int argc, char **argv);
+int pv_cmd_routes(int argc, char **argv);
+int pv_cmd_problems(int argc, char **argv);
+int pv_cmd_sms_setup(int argc, char **argv);
+int pv_cmd_sweep(int argc, char **argv);
+int pv_cmd_backup(int argc, char **argv);
+int pv_cmd_restore(int argc, char **argv);
+int pv_cmd_keys_rotate(int argc, char **argv);
+int pv_cmd_keys_check(int argc, char **argv);
+
+struct pv_vault;
+/* Open the data directory's vault, printing what went wrong; 0 or the error. */
+int pv_cli_vault_open(const char *dir, struct pv_vault **out);
 
 /* A progress bar on stderr when it is a terminal; silent otherwise. */
 struct pv_progress {

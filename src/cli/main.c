@@ -14,9 +14,18 @@ static const struct command commands[] = {
     {"init", NULL, pv_cmd_init, "init --data DIR [--policy FILE]"},
     {"serve", NULL, pv_cmd_serve,
      "serve --data DIR [--listen ADDR:PORT] [--threads N] [--session-ttl SECONDS] "
-     "[--log-requests]"},
+     "[--log-requests] [--tls-cert FILE --tls-key FILE] [--insecure-http] [--sweep-interval SECONDS]"},
     {"policy", "check", pv_cmd_policy_check, "policy check FILE"},
     {"audit", "verify", pv_cmd_audit_verify, "audit verify --data DIR"},
+    {"routes", NULL, pv_cmd_routes, "routes"},
+    {"problems", NULL, pv_cmd_problems, "problems"},
+    {"sms", "setup", pv_cmd_sms_setup,
+     "sms setup --data DIR --url WEBHOOK_URL  (auth token on stdin)"},
+    {"sweep", NULL, pv_cmd_sweep, "sweep --data DIR"},
+    {"backup", NULL, pv_cmd_backup, "backup --data DIR [--keys KEYDIR] DEST"},
+    {"restore", NULL, pv_cmd_restore, "restore --keys KEYDIR --data DIR BACKUP"},
+    {"keys", "rotate", pv_cmd_keys_rotate, "keys rotate --data DIR"},
+    {"keys", "check", pv_cmd_keys_check, "keys check --data DIR"},
 };
 
 static int

@@ -72,6 +72,24 @@ int pv_keyring_unwrap(const struct pv_keyring *kr, const char *owner, uint32_t m
                       uint32_t dk_version, const unsigned char *wrapped, size_t len,
                       struct pv_dkey *out);
 
+/* Whether master key version is in the keyring. */
+int pv_keyring_has(const struct pv_keyring *kr, uint32_t version);
+/* The master versions held, at most cap; returns how many. */
+int pv_keyring_versions(const struct pv_keyring *kr, uint32_t *out, int cap);
+/*
+ * Read the key file again (another process rotated it): new versions become
+ * usable and retired ones are forgotten, while other threads keep using the
+ * keyring. Refuses a file whose index key differs (PV_EINVAL).
+ */
+int pv_keyring_reload(struct pv_keyring *kr);
+/*
+ * Rotation, on the key file itself (replaced atomically): add a fresh master
+ * key as the next version and make it active (*version receives it); retire
+ * every version but keep (only once no data key is wrapped by them).
+ */
+int pv_keyring_file_add(const char *path, uint32_t *version);
+int pv_keyring_file_retire(const char *path, uint32_t keep);
+
 /*
  * Keyed exact-match digest of value for a named index (e.g. a category key):
  * equal inputs give equal digests, and nothing about value can be learnt
@@ -157,5 +175,62 @@ int pv_secret_file_write(const char *path, const void *p, size_t n);
  * by the caller is advised); refuses a file readable by group or others.
  */
 int pv_secret_file_read(const char *path, unsigned char *out, size_t cap, size_t *len);
+
+/* ---- second factors and service keys (credentials.c) --------------------------- */
+
+/*
+ * TOTP, RFC 6238: HMAC-SHA-256 (libsodium offers no SHA-1; RFC 6238 defines
+ * the SHA-256 variant), 6 digits, 30-second steps. Authenticator apps are
+ * told so by the otpauth URI's algorithm=SHA256.
+ */
+#define PV_TOTP_SECRET_BYTES 32
+#define PV_TOTP_DIGITS 6
+#define PV_TOTP_STEP_S 30
+#define PV_BASE32_MAX(n) (((n)*8 + 4) / 5 + 1)
+
+void pv_totp_secret_new(unsigned char out[PV_TOTP_SECRET_BYTES]);
+/* The code of a time step (seconds since the epoch / 30) as a number below 10^digits. */
+uint32_t pv_totp_code(const unsigned char *secret, size_t len, int64_t step, int digits);
+/*
+ * Check a 6-digit code against the steps around now_s (one step either way,
+ * for clock drift), accepting only steps after last_step so that a code is
+ * never used twice. On a match *step is the step matched; else PV_ELOGIN.
+ */
+int pv_totp_verify(const unsigned char *secret, size_t len, const char *code, int64_t now_s,
+                   int64_t last_step, int64_t *step);
+/* RFC 4648 base32 without padding; cap must hold PV_BASE32_MAX(n). */
+int pv_base32_encode(const unsigned char *in, size_t n, char *out, size_t cap);
+
+/* Service API keys: "pvk_" + 43 base64url characters; stored only as their hashes. */
+#define PV_APIKEY_LEN 47
+void pv_apikey_new(char out[PV_APIKEY_LEN + 1]);
+/* The stored form of a key; PV_EINVAL if it is not a well-formed key. */
+int pv_apikey_hash(const char *key, unsigned char out[PV_HASH_BYTES]);
+/* ---- derived keys and message authentication (mac.c) ------------------------ */
+
+#define PV_SHA1_BYTES 20
+#define PV_MAC_BYTES 16
+
+/*
+ * A key for one use, named by context (e.g. "unsubscribe"), derived from
+ * the keyring's index key: stable across master-key rotation, so links
+ * already sent keep working; unrelated to any other derived key.
+ */
+void pv_keyring_derive(const struct pv_keyring *kr, const char *context,
+                       unsigned char out[PV_KEY_BYTES]);
+/* A keyed BLAKE2b tag of PV_MAC_BYTES over msg. */
+void pv_mac(const unsigned char key[PV_KEY_BYTES], const void *msg, size_t len,
+            unsigned char out[PV_MAC_BYTES]);
+/*
+ * HMAC-SHA1 (RFC 2104). Only for protocols that mandate it (Twilio signs
+ * its webhooks so); libsodium has no SHA-1, so this one function uses
+ * nettle, the GnuTLS project's library.
+ */
+void pv_hmac_sha1(const void *key, size_t klen, const void *msg, size_t len,
+                  unsigned char out[PV_SHA1_BYTES]);
+/* Base64 (RFC 4648): url-safe without padding when url, else the original alphabet, padded. */
+int pv_base64_encode(const void *in, size_t n, int url, char *out, size_t cap);
+/* PV_EINVAL unless in is entirely base64 of the kind and fits cap. */
+int pv_base64_decode(const char *in, int url, unsigned char *out, size_t cap, size_t *outlen);
 
 #endif

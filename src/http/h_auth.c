@@ -7,7 +7,7 @@
 int
 pv_h_login(struct pv_req *r, struct pv_resp *out)
 {
-    int rc = pv_vault_login(r->v, r->json, &out->body);
+    int rc = pv_vault_login(r->v, &r->call, r->client, r->json, &out->body);
 
     if (rc == PV_EINVAL)
         r->call.detail = "username and password are required strings";

@@ -34,11 +34,27 @@ retention_json(const struct pv_retention *r)
     return json_string(buf);
 }
 
+/* The retention keys beyond the period: what it counts from, disposal, consent. */
+static void
+category_retention_json(const struct pv_policy *p, const struct pv_category *c, json_t *j)
+{
+    static const char *const froms[] = {"created", "closed", "last_visit"};
+
+    if (j == NULL)
+        return;
+    if (c->retention.unit != PV_RET_ACCOUNT && c->retention.unit != PV_RET_FOREVER)
+        json_object_set_new(j, "from", json_string(froms[c->retention.from]));
+    json_object_set_new(j, "disposal",
+                        json_string(c->disposal == PV_DISPOSE_ANONYMIZE ? "anonymize" : "purge"));
+    json_object_set_new(j, "consent",
+                        c->consent >= 0 ? json_string(p->consents[c->consent]) : json_null());
+}
+
 static json_t *
 policy_json(const struct pv_policy *p)
 {
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
-    static const char *const powers[] = {"users", "audit", "assign"};
+    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict", "holds"};
     json_t *cats = json_object(), *cols = json_object(), *roles = json_object();
     json_t *purposes = json_object(), *recips = json_object(), *rights = json_object(), *j;
 
@@ -48,6 +64,7 @@ policy_json(const struct pv_policy *p)
                             json_pack("{s:b, s:b, s:s, s:o}", "phi", c->phi, "index", c->index,
                                       "store", c->store == PV_STORE_LAST4 ? "last4" : "full",
                                       "retention", retention_json(&c->retention)));
+        category_retention_json(p, c, json_object_get(cats, c->key));
     }
     for (int i = 0; i < p->ncollections; i++) {
         json_t *f = json_object();
@@ -100,10 +117,16 @@ policy_json(const struct pv_policy *p)
                   "categories", cats, "collections", cols, "roles", roles, "purposes", purposes,
                   "consents", str_list(p->consents, p->nconsents), "recipients", recips, "rights",
                   rights);
+    pv_policy_access_json(p, j);
+    if (j && p->visit_collection >= 0)
+        json_object_set_new(j, "visit_collection",
+                            json_string(p->collections[p->visit_collection].name));
     if (j && p->sms.program)
         json_object_set_new(
             j, "communications",
             json_pack("{s:{s:s, s:s}}", "sms", "program", p->sms.program, "help", p->sms.help));
+    if (j)
+        pv_h_policy_consent_json(p, j);
     return j;
 }
 

@@ -26,6 +26,9 @@ struct pv_server_config {
     unsigned per_ip_limit; /* connections at once from one address */
     unsigned timeout_s;    /* idle connection timeout */
     int log_requests;      /* one log line per request */
+    const char *tls_cert;  /* PEM certificate chain (its text), or NULL for plain HTTP */
+    const char *tls_key;   /* PEM private key (its text), with tls_cert */
+    int insecure_http;     /* allow plain HTTP on an address that is not loopback */
 };
 
 /* Defaults for every field left 0. */
@@ -34,5 +37,16 @@ int pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg, stru
 /* The port actually bound (for listen ports of 0). */
 unsigned pv_server_port(const struct pv_server *s);
 void pv_server_stop(struct pv_server *s);
+
+/* Whether listen ("ADDR:PORT") is a loopback address (127.0.0.0/8 or ::1); PV_EINVAL if
+ * it is not an address. Plain HTTP elsewhere needs tls_cert or insecure_http. */
+int pv_listen_is_loopback(const char *listen);
+/* Whether this libmicrohttpd serves TLS. */
+int pv_http_tls_supported(void);
+
+/* The route table, for `phivault routes`: the i-th route's pattern, or NULL past the end. */
+const char *pv_http_route(size_t i, const char **method, const char **auth);
+/* The problem types, for `phivault problems`: the i-th slug, or NULL past the end. */
+const char *pv_http_problem(size_t i, int *status, const char **title);
 
 #endif

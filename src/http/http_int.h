@@ -16,6 +16,13 @@ enum pv_auth {
 
 struct pv_req;
 
+/* What a route's body is. */
+enum pv_body {
+    PV_BODY_JSON, /* application/json, parsed into req.json (the default) */
+    PV_BODY_FORM, /* application/x-www-form-urlencoded, parsed into req.form */
+    PV_BODY_ANY,  /* any type, read up to the limit and not used (RFC 8058 one-click posts) */
+};
+
 /* The answer a handler gives: status and JSON body (owned), or 204 with none. */
 struct pv_resp {
     int status;
@@ -49,10 +56,16 @@ struct pv_req {
     struct pv_actor actor;
     struct pv_call call;
     int64_t t0;
+    char client[64]; /* the client's address (an IPv6 one by its /64), for login throttling */
+    struct pv_form form; /* the parsed body of a PV_BODY_FORM route */
+    int gpc_honored;     /* Sec-GPC: 1 was recorded as an opt-out of sale and sharing */
 };
 
 extern const struct pv_route pv_routes[];
 extern const size_t pv_nroutes;
+
+/* How a route's body is read: the routes that take other than JSON, in a table of their own. */
+enum pv_body pv_route_body(const struct pv_route *rt);
 
 /*
  * Find the route of method and path, filling r->params. PV_ENOROUTE if no
@@ -87,5 +100,47 @@ int pv_h_record_get(struct pv_req *r, struct pv_resp *out);
 int pv_h_record_update(struct pv_req *r, struct pv_resp *out);
 int pv_h_record_delete(struct pv_req *r, struct pv_resp *out);
 int pv_h_audit(struct pv_req *r, struct pv_resp *out);
+/* Who acts for whom, and credentials (h_access.c). */
+int pv_h_birth_date(struct pv_req *r, struct pv_resp *out);
+int pv_h_visibility(struct pv_req *r, struct pv_resp *out);
+int pv_h_restrict(struct pv_req *r, struct pv_resp *out);
+int pv_h_unrestrict(struct pv_req *r, struct pv_resp *out);
+int pv_h_break_glass(struct pv_req *r, struct pv_resp *out);
+int pv_h_review_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_review_close(struct pv_req *r, struct pv_resp *out);
+int pv_h_key_create(struct pv_req *r, struct pv_resp *out);
+int pv_h_key_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_key_revoke(struct pv_req *r, struct pv_resp *out);
+int pv_h_totp_begin(struct pv_req *r, struct pv_resp *out);
+int pv_h_totp_confirm(struct pv_req *r, struct pv_resp *out);
+int pv_h_totp_reset(struct pv_req *r, struct pv_resp *out);
+int pv_h_logout_all(struct pv_req *r, struct pv_resp *out);
+int pv_h_user_sessions_end(struct pv_req *r, struct pv_resp *out);
+/* The policy's rules on who acts for whom, added to the policy's JSON. */
+void pv_policy_access_json(const struct pv_policy *p, json_t *j);
+/* Consent, communications and policy versions (h_consent.c). */
+int pv_h_consent_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_consent_record(struct pv_req *r, struct pv_resp *out);
+int pv_h_cookies_get(struct pv_req *r, struct pv_resp *out);
+int pv_h_cookies_set(struct pv_req *r, struct pv_resp *out);
+int pv_h_policy_status(struct pv_req *r, struct pv_resp *out);
+int pv_h_policy_notice(struct pv_req *r, struct pv_resp *out);
+int pv_h_contact_check(struct pv_req *r, struct pv_resp *out);
+int pv_h_contact_prefs_get(struct pv_req *r, struct pv_resp *out);
+int pv_h_contact_prefs_set(struct pv_req *r, struct pv_resp *out);
+int pv_h_disclosure_check(struct pv_req *r, struct pv_resp *out);
+int pv_h_unsubscribe_page(struct pv_req *r, struct pv_resp *out);
+int pv_h_unsubscribe(struct pv_req *r, struct pv_resp *out);
+int pv_h_sms_inbound(struct pv_req *r, struct pv_resp *out);
+int pv_h_gpc_json(struct pv_req *r, struct pv_resp *out);
+/* Add the consent kinds, channels and change of p to GET /v1/policy's answer j. */
+void pv_h_policy_consent_json(const struct pv_policy *p, json_t *j);
+/* Retention, holds, usage data (h_retention.c). */
+int pv_h_close(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_place(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_hold_release(struct pv_req *r, struct pv_resp *out);
+int pv_h_usage_collect(struct pv_req *r, struct pv_resp *out);
+int pv_h_usage_list(struct pv_req *r, struct pv_resp *out);
 
 #endif

@@ -45,7 +45,14 @@ static const struct problem problems[] = {
     {PV_EPOLICYVER, 422, "policy-not-accepted", "Policy not accepted",
      "Enrollment needs policy_version equal to the version of the policy in force."},
     {PV_EAGE, 422, "under-minimum-age", "Under the minimum age",
-     "The birth date is below the policy's minimum age."},
+     "The birth date is below the policy's minimum age, or the age at which a guardian or "
+     "verified parental consent is needed; reason names the rule."},
+    {PV_ETHROTTLE, 429, "too-many-attempts", "Too many attempts",
+     "Too many failed attempts for this account or from this address; Retry-After says when "
+     "to try again."},
+    {PV_EMFA, 401, "mfa-required", "A second factor is required",
+     "This account logs in with a code from its authenticator (send totp), or must first "
+     "enroll one: POST /v1/auth/totp, then POST /v1/auth/totp/confirm."},
     {PV_EAUDIT, 503, "audit-unavailable", "Audit log unavailable",
      "The audit log could not be written, so nothing was done and no data was returned."},
     {PV_EUNAVAIL, 503, "unavailable", "Service unavailable", "The server is shutting down."},
@@ -108,6 +115,25 @@ pv_problem_page(const char *slug)
             return NULL;
         }
         return b.data;
+    }
+    return NULL;
+}
+
+const char *
+pv_http_problem(size_t i, int *status, const char **title)
+{
+    /* Several errors share a type (conflict): each type is listed once. */
+    for (size_t k = 0; k < PV_ARRAY_LEN(problems); k++) {
+        int seen = 0;
+        for (size_t j = 0; j < k; j++)
+            seen |= strcmp(problems[j].slug, problems[k].slug) == 0;
+        if (seen)
+            continue;
+        if (i-- == 0) {
+            *status = problems[k].status;
+            *title = problems[k].title;
+            return problems[k].slug;
+        }
     }
     return NULL;
 }

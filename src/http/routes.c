@@ -28,9 +28,78 @@ const struct pv_route pv_routes[] = {
     {"DELETE", "/v1/subjects/{id}/records/{collection}/{rid}", pv_h_record_delete, PV_AUTH_DATA, 0,
      "record.delete"},
     {"GET", "/v1/audit", pv_h_audit, PV_AUTH_USER, 0, NULL},
+    /* who acts for whom */
+    {"PUT", "/v1/subjects/{id}/birth-date", pv_h_birth_date, PV_AUTH_DATA, 4 * KB,
+     "subject.birth_date"},
+    {"PUT", "/v1/subjects/{id}/profile-visibility", pv_h_visibility, PV_AUTH_DATA, 4 * KB,
+     "subject.visibility"},
+    {"POST", "/v1/subjects/{id}/restriction", pv_h_restrict, PV_AUTH_DATA, 0, "subject.restrict"},
+    {"DELETE", "/v1/subjects/{id}/restriction", pv_h_unrestrict, PV_AUTH_DATA, 0,
+     "subject.unrestrict"},
+    {"POST", "/v1/subjects/{id}/break-glass", pv_h_break_glass, PV_AUTH_DATA, 4 * KB,
+     "break-glass.open"},
+    {"GET", "/v1/reviews", pv_h_review_list, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/reviews/{id}/close", pv_h_review_close, PV_AUTH_USER, 4 * KB, NULL},
+    /* credentials */
+    {"POST", "/v1/keys", pv_h_key_create, PV_AUTH_USER, 4 * KB, NULL},
+    {"GET", "/v1/keys", pv_h_key_list, PV_AUTH_USER, 0, NULL},
+    {"DELETE", "/v1/keys/{id}", pv_h_key_revoke, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/auth/totp", pv_h_totp_begin, PV_AUTH_USER, 0, NULL},
+    {"POST", "/v1/auth/totp/confirm", pv_h_totp_confirm, PV_AUTH_USER, 4 * KB, NULL},
+    {"DELETE", "/v1/auth/sessions", pv_h_logout_all, PV_AUTH_USER, 0, NULL},
+    {"DELETE", "/v1/users/{id}/totp", pv_h_totp_reset, PV_AUTH_USER, 0, NULL},
+    {"DELETE", "/v1/users/{id}/sessions", pv_h_user_sessions_end, PV_AUTH_USER, 0, NULL},
+    /* consent, communications, policy versions */
+    {"GET", "/v1/subjects/{id}/consents", pv_h_consent_list, PV_AUTH_DATA, 0, "consent.list"},
+    {"POST", "/v1/subjects/{id}/consents", pv_h_consent_record, PV_AUTH_DATA, 8 * KB,
+     "consent.record"},
+    {"GET", "/v1/subjects/{id}/cookies", pv_h_cookies_get, PV_AUTH_DATA, 0, "consent.cookies"},
+    {"PUT", "/v1/subjects/{id}/cookies", pv_h_cookies_set, PV_AUTH_DATA, 4 * KB, "consent.cookies"},
+    {"GET", "/v1/subjects/{id}/policy-status", pv_h_policy_status, PV_AUTH_DATA, 0,
+     "policy.status"},
+    {"POST", "/v1/subjects/{id}/policy-notices", pv_h_policy_notice, PV_AUTH_DATA, 4 * KB,
+     "policy.notify"},
+    {"GET", "/v1/subjects/{id}/contact-check", pv_h_contact_check, PV_AUTH_DATA, 0,
+     "contact.check"},
+    {"GET", "/v1/subjects/{id}/contact-preferences", pv_h_contact_prefs_get, PV_AUTH_DATA, 0,
+     "contact.preferences.read"},
+    {"PUT", "/v1/subjects/{id}/contact-preferences", pv_h_contact_prefs_set, PV_AUTH_DATA, 4 * KB,
+     "contact.preferences"},
+    {"GET", "/v1/subjects/{id}/disclosure-check", pv_h_disclosure_check, PV_AUTH_DATA, 0,
+     "disclosure.check"},
+    {"GET", "/v1/unsubscribe/{token}", pv_h_unsubscribe_page, PV_AUTH_NONE, 0, NULL},
+    {"POST", "/v1/unsubscribe/{token}", pv_h_unsubscribe, PV_AUTH_NONE, 4 * KB, NULL},
+    {"POST", "/v1/sms/inbound", pv_h_sms_inbound, PV_AUTH_NONE, 16 * KB, NULL},
+    {"GET", "/.well-known/gpc.json", pv_h_gpc_json, PV_AUTH_NONE, 0, NULL},
+    /* retention, legal holds, usage data */
+    {"POST", "/v1/subjects/{id}/close", pv_h_close, PV_AUTH_DATA, 0, "subject.close"},
+    {"POST", "/v1/subjects/{id}/holds", pv_h_hold_place, PV_AUTH_DATA, 4 * KB, "hold.place"},
+    {"GET", "/v1/subjects/{id}/holds", pv_h_hold_list, PV_AUTH_DATA, 0, "hold.list"},
+    {"DELETE", "/v1/subjects/{id}/holds/{hold}", pv_h_hold_release, PV_AUTH_DATA, 0,
+     "hold.release"},
+    {"POST", "/v1/subjects/{id}/usage", pv_h_usage_collect, PV_AUTH_DATA, 16 * KB, "usage.collect"},
+    {"GET", "/v1/subjects/{id}/usage", pv_h_usage_list, PV_AUTH_DATA, 0, "usage.list"},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);
+
+/* Bodies other than JSON: Twilio posts a form; RFC 8058 one-click posts whatever it likes. */
+static const struct {
+    pv_handler handler;
+    enum pv_body body;
+} bodies[] = {
+    {pv_h_sms_inbound, PV_BODY_FORM},
+    {pv_h_unsubscribe, PV_BODY_ANY},
+};
+
+enum pv_body
+pv_route_body(const struct pv_route *rt)
+{
+    for (size_t i = 0; i < PV_ARRAY_LEN(bodies); i++)
+        if (bodies[i].handler == rt->handler)
+            return bodies[i].body;
+    return PV_BODY_JSON;
+}
 
 /* Match path against pattern; captures go to r->param_buf. 1 on a match. */
 static int
@@ -82,4 +151,16 @@ pv_route_match(const char *method, const char *path, struct pv_req *r)
         other_method = 1;
     }
     return other_method ? PV_EMETHOD : PV_ENOROUTE;
+}
+
+const char *
+pv_http_route(size_t i, const char **method, const char **auth)
+{
+    static const char *const auths[] = {"none", "bearer", "bearer+purpose"};
+
+    if (i >= pv_nroutes)
+        return NULL;
+    *method = pv_routes[i].method;
+    *auth = auths[pv_routes[i].auth];
+    return pv_routes[i].pattern;
 }

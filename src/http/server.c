@@ -96,7 +96,7 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
 {
     struct MHD_Response *mr;
     enum MHD_Result ret;
-    char *text = NULL, ms[24], st[8];
+    char *text = NULL, ms[24], st[16];
     size_t len = 0;
 
     if (resp->body) {
@@ -127,9 +127,15 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     if (resp->status == 405 && r->route == NULL)
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, "GET, POST, PATCH, DELETE");
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, "GET, POST, PUT, PATCH, DELETE");
     if (resp->status == 401)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (resp->status == 429 && r->call.retry_after > 0) {
+        snprintf(st, sizeof st, "%d", r->call.retry_after);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, st);
+    }
+    if (r->gpc_honored)
+        MHD_add_response_header(mr, "GPC-Honored", "1");
     ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     if (srv->log_requests) {
@@ -169,11 +175,18 @@ check_headers(struct pv_req *r, const char *method, const char *url)
         if ((uint64_t)n > r->route->max_body)
             return PV_ETOOBIG;
     }
-    if (r->route->max_body > 0) {
+    if (r->route->max_body > 0 && pv_route_body(r->route) != PV_BODY_ANY) {
+        const char *want = pv_route_body(r->route) == PV_BODY_FORM
+                               ? "application/x-www-form-urlencoded"
+                               : "application/json";
+        size_t wn = strlen(want);
         ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
-            (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' '))
+        if (ctype == NULL || strncasecmp(ctype, want, wn) != 0 ||
+            (ctype[wn] != '\0' && ctype[wn] != ';' && ctype[wn] != ' ')) {
+            if (pv_route_body(r->route) == PV_BODY_FORM)
+                r->call.detail = "this route takes application/x-www-form-urlencoded";
             return PV_ECTYPE;
+        }
     }
     return 0;
 }
@@ -181,9 +194,24 @@ check_headers(struct pv_req *r, const char *method, const char *url)
 static int
 parse_body(struct pv_req *r)
 {
-    if (r->route->max_body == 0)
+    if (r->route->max_body == 0 || pv_route_body(r->route) == PV_BODY_ANY)
         return 0;
+    if (pv_route_body(r->route) == PV_BODY_FORM) {
+        if (pv_form_parse(r->body.data ? r->body.data : "", r->body.len, &r->form) != 0) {
+            r->call.detail = "the body is not a well-formed application/x-www-form-urlencoded form";
+            return PV_EINVAL;
+        }
+        return 0;
+    }
     return pv_http_json_body(r->body.data, r->body.len, &r->json, &r->call.detail);
+}
+
+/* The routes a session that must still enroll a second factor may use. */
+static int
+mfa_setup_route(const struct pv_route *rt)
+{
+    return rt->handler == pv_h_totp_begin || rt->handler == pv_h_totp_confirm ||
+           rt->handler == pv_h_logout || rt->handler == pv_h_logout_all;
 }
 
 static int
@@ -201,10 +229,29 @@ authenticate(struct pv_req *r)
         rc = pv_vault_deny_unauthenticated(r->v, r->route->action, r->params[0]);
     if (rc != 0)
         return rc;
+    if (r->actor.mfa_pending && !mfa_setup_route(r->route)) {
+        /* Until the second factor is enrolled, the session can do nothing else. */
+        r->call.detail = "enroll a second factor first: POST /v1/auth/totp, then "
+                         "POST /v1/auth/totp/confirm";
+        return r->route->auth == PV_AUTH_DATA
+                   ? pv_vault_deny_pending(r->v, &r->actor, r->route->action, r->params[0])
+                   : PV_EMFA;
+    }
     r->call.actor = &r->actor;
     if (r->route->auth == PV_AUTH_DATA)
         r->call.purpose = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Purpose");
     return 0;
+}
+
+/* Global Privacy Control from an identified subject is their opt-out of sale and sharing. */
+static int
+honor_gpc(struct pv_req *r)
+{
+    const char *gpc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Sec-GPC");
+
+    if (r->call.actor == NULL || gpc == NULL || strcmp(gpc, "1") != 0)
+        return 0;
+    return pv_vault_gpc(r->v, &r->call, &r->gpc_honored);
 }
 
 /* Authenticate and run the handler: the part of a request that may wait for the audit log. */
@@ -215,6 +262,8 @@ run_handler(void *arg)
     struct pv_req *r = &cr->r;
 
     cr->rc = authenticate(r);
+    if (cr->rc == 0)
+        cr->rc = honor_gpc(r);
     if (cr->rc == 0)
         cr->rc = r->route->handler(r, &cr->resp);
 }
@@ -287,6 +336,9 @@ dispatch(struct pv_server *srv, struct conn_req *cr)
     /* Parsed here, on the pool thread's own stack: jansson recurses as deep as the input. */
     if ((cr->rc = parse_body(r)) != 0)
         return answer(srv, cr);
+    /* What other processes committed (a command-line sweep) holds from this request on. */
+    if ((cr->rc = pv_store_cache_sync(pv_vault_store(srv->v))) != 0)
+        return answer(srv, cr);
     pthread_mutex_lock(&srv->live_mu);
     if (!srv->stopping && pv_fiber_new(run_handler, cr, &cr->fiber) == 0)
         srv->live++;
@@ -297,6 +349,31 @@ dispatch(struct pv_server *srv, struct conn_req *cr)
     }
     run_handler(cr);
     return answer(srv, cr);
+}
+
+/* The client's address as text; an IPv6 address by its /64, which one host usually holds. */
+static void
+client_address(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    struct in6_addr a6;
+    size_t n;
+
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+            inet_ntop(AF_INET, a6.s6_addr + 12, out, (socklen_t)cap);
+            return;
+        }
+        memset(a6.s6_addr + 8, 0, 8);
+        if (inet_ntop(AF_INET6, &a6, out, (socklen_t)cap) != NULL && (n = strlen(out)) + 4 < cap)
+            memcpy(out + n, "/64", 4);
+    }
 }
 
 static enum MHD_Result
@@ -317,6 +394,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
         r->v = srv->v;
         r->conn = conn;
         r->t0 = pv_mono_ms();
+        client_address(conn, r->client, sizeof r->client);
         *con_cls = cr;
         if ((rc = check_headers(r, method, url)) != 0) {
             r->early = 1;
@@ -358,6 +436,7 @@ completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_decref(cr->resp.body);
     free(cr->resp.text);
     json_decref(r->json);
+    pv_form_fini(&r->form);
     if (r->body.data)
         pv_wipe(r->body.data, r->body.len);
     pv_buf_fini(&r->body);
@@ -424,17 +503,45 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 }
 
 int
+pv_listen_is_loopback(const char *listen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+
+    if (parse_listen(listen, &ss, &sl) != 0)
+        return PV_EINVAL;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+}
+
+int
+pv_http_tls_supported(void)
+{
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+int
 pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in, struct pv_server **out)
 {
     struct pv_server_config cfg = *cfg_in;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
+    struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL},
+                                    {MHD_OPTION_END, 0, NULL},
+                                    {MHD_OPTION_END, 0, NULL},
+                                    {MHD_OPTION_END, 0, NULL}};
     struct pv_server *s;
     socklen_t sl;
     unsigned flags;
 
     pv_server_config_defaults(&cfg);
     if (parse_listen(cfg.listen, &ss, &sl) != 0)
+        return PV_EINVAL;
+    /* Personal data never crosses a network in the clear unless the operator says so. */
+    if (cfg.tls_cert == NULL && !cfg.insecure_http && pv_listen_is_loopback(cfg.listen) != 1)
+        return PV_EDENIED;
+    if (cfg.tls_cert && (cfg.tls_key == NULL || !pv_http_tls_supported()))
         return PV_EINVAL;
     if ((s = calloc(1, sizeof *s)) == NULL)
         return PV_ENOMEM;
@@ -446,13 +553,21 @@ pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in, struc
             MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (cfg.tls_cert) {
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg.tls_key};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg.tls_cert};
+        /* TLS 1.2 and 1.3 only. */
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                         (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+    }
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (s->mhd == NULL) {
         pthread_mutex_destroy(&s->live_mu);
         pthread_cond_destroy(&s->live_cv);

@@ -21,6 +21,8 @@
 #define MAX_ERRORS 100
 #define MAX_POLICY_BYTES ((size_t)1024 * 1024)
 
+typedef yaml_node_t node_t;
+
 struct ctx {
     const char *name; /* file name for messages */
     yaml_document_t doc;
@@ -29,9 +31,9 @@ struct ctx {
     struct pv_policy *p;
     struct pv_arena *a;
     int oom;
+    node_t *authorizes[PV_MAX_CONSENTS]; /* consent kind i's authorizes list, resolved later */
+    node_t *kind_nodes[PV_MAX_CONSENTS]; /* where consent kind i is named, for messages */
 };
-
-typedef yaml_node_t node_t;
 
 static void err(struct ctx *c, const node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -413,10 +415,122 @@ load_organization(struct ctx *c, const node_t *m)
         p->org.complaints = get_list(c, v, "organization.complaints", 'n', &p->org.ncomplaints);
 }
 
+/* from and disposal of a category; its consent is linked once consents are loaded. */
+static void
+load_category_disposal(struct ctx *c, struct pv_category *cat, const node_t *vn)
+{
+    static const char *const froms[] = {"created", "closed", "last_visit"};
+    static const char *const disposals[] = {"purge", "anonymize"};
+    const char *s;
+    node_t *v;
+    size_t i;
+
+    cat->consent = -1;
+    if ((v = get(c, vn, "from"))) {
+        s = sval(v);
+        for (i = 0; s && i < PV_ARRAY_LEN(froms); i++)
+            if (strcmp(s, froms[i]) == 0)
+                break;
+        if (s == NULL || i == PV_ARRAY_LEN(froms))
+            err(c, v, "expected created, closed or last_visit for from");
+        else if (cat->retention.unit == PV_RET_ACCOUNT || cat->retention.unit == PV_RET_FOREVER)
+            err(c, v,
+                "from applies to a retention period such as 7y; account and forever count from "
+                "no event");
+        else
+            cat->retention.from = (enum pv_ret_from)i;
+    }
+    if ((v = get(c, vn, "disposal"))) {
+        s = sval(v);
+        for (i = 0; s && i < PV_ARRAY_LEN(disposals); i++)
+            if (strcmp(s, disposals[i]) == 0)
+                break;
+        if (s == NULL || i == PV_ARRAY_LEN(disposals))
+            err(c, v, "expected purge or anonymize for disposal");
+        else
+            cat->disposal = (enum pv_disposal)i;
+    }
+}
+
+/*
+ * What categories name of later sections: the consent kind a category needs
+ * (consents load after categories) and the visit collection that retention
+ * counted from last_visit relies on.
+ */
+static void
+link_categories(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+
+    if (m == NULL || m->type != YAML_MAPPING_NODE)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *vn = node(c, pr->value), *v;
+        const char *key = sval(node(c, pr->key));
+        int ci = key ? pv_policy_category(p, key) : -1;
+        struct pv_category *cat;
+
+        if (ci < 0)
+            continue;
+        cat = &p->categories[ci];
+        if ((v = get(c, vn, "consent"))) {
+            const char *kind = get_name(c, v, "consent");
+            if (kind && (cat->consent = pv_policy_consent(p, kind)) < 0)
+                err(c, v, "consent '%s' is not declared under consents", kind);
+        }
+        if ((v = get(c, vn, "from")) && cat->retention.from == PV_FROM_LAST_VISIT &&
+            p->visit_collection < 0)
+            err(c, v,
+                "category %s counts from last_visit, but the policy names no visit_collection",
+                key);
+    }
+}
+
+/* The collection usage holds usage data: never health data, never kept for good. */
+static void
+check_usage(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr, *fp;
+    char ret[16];
+
+    if ((p->usage = pv_policy_collection(p, "usage")) < 0 || m->type != YAML_MAPPING_NODE)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *vn = node(c, pr->value);
+        const char *name = sval(node(c, pr->key));
+
+        if (name == NULL || strcmp(name, "usage") != 0 || vn->type != YAML_MAPPING_NODE)
+            continue;
+        for (fp = vn->data.mapping.pairs.start; fp < vn->data.mapping.pairs.top; fp++) {
+            node_t *fv = node(c, fp->value);
+            const char *key = sval(fv);
+            int ci = key ? pv_policy_category(p, key) : -1;
+            const struct pv_category *cat;
+
+            if (ci < 0)
+                continue;
+            cat = &p->categories[ci];
+            pv_retention_format(&cat->retention, ret);
+            if (cat->phi)
+                err(c, fv,
+                    "the usage collection holds usage data, never health data: category '%s' is "
+                    "phi",
+                    key);
+            else if (cat->retention.unit == PV_RET_ACCOUNT || cat->retention.unit == PV_RET_FOREVER)
+                err(c, fv,
+                    "usage data needs a retention period such as 13mo: category '%s' is kept %s",
+                    key, ret);
+        }
+    }
+}
+
 static void
 load_categories(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"phi", "retention", "index", "store", NULL};
+    static const char *const keys[] = {"phi",  "retention", "index",   "store",
+                                       "from", "disposal",  "consent", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -457,6 +571,7 @@ load_categories(struct ctx *c, const node_t *m)
             if (s == NULL || parse_duration(s, &cat->retention) != 0)
                 err(c, v, "expected a retention such as 30d, 13mo, 7y, account or forever");
         }
+        load_category_disposal(c, cat, vn);
         p->ncategories++;
     }
 }
@@ -518,7 +633,8 @@ static const struct pv_role known_roles[] = {
     {"patient", PV_SCOPE_SELF, 0},
     {"provider", PV_SCOPE_ASSIGNED, 0},
     {"staff", PV_SCOPE_ALL, PV_POWER_ASSIGN},
-    {"privacy_officer", PV_SCOPE_ALL, PV_POWER_AUDIT},
+    {"privacy_officer", PV_SCOPE_ALL,
+     PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT | PV_POWER_HOLDS},
     {"admin", PV_SCOPE_NONE, PV_POWER_USERS},
 };
 
@@ -527,7 +643,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
 {
     static const char *const keys[] = {"scope", "powers", NULL};
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
-    static const char *const powers[] = {"users", "audit", "assign"};
+    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict", "holds"};
     char what[128];
     node_t *v;
 
@@ -556,7 +672,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
                     break;
             if (j == PV_ARRAY_LEN(powers))
                 err(c, node(c, v->data.sequence.items.start[i]),
-                    "expected users, audit or assign for a power");
+                    "expected users, audit, assign, review, restrict or holds for a power");
             else
                 r->powers |= 1u << j;
         }
@@ -623,19 +739,263 @@ load_roles(struct ctx *c, const node_t *n)
     }
 }
 
+/* ---- consent kinds -------------------------------------------------------- */
+
+/* One kind of the mapping form: {type, channel, default, authorizes, cookie, description}. */
+static void
+load_consent_kind(struct ctx *c, struct pv_consent_kind *k, int i, const node_t *vn)
+{
+    static const char *const keys[] = {"type",   "channel",     "default", "authorizes",
+                                       "cookie", "description", NULL};
+    const char *s;
+    char what[128];
+    node_t *v, *dv;
+
+    snprintf(what, sizeof what, "consent %s", k->name);
+    if (!want_map(c, vn, what))
+        return;
+    check_keys(c, vn, keys, what);
+    if ((v = need(c, vn, "type", what))) {
+        int t = -1;
+        s = sval(v);
+        for (int j = 0; s && j < PV_CONSENT_TYPE_COUNT_; j++)
+            if (strcmp(s, pv_consent_type_name((enum pv_consent_type)j)) == 0)
+                t = j;
+        if (t < 0)
+            err(c, v,
+                "expected policy, marketing, service, authorization, cookies, sale, research "
+                "or other for type");
+        else
+            k->type = (enum pv_consent_type)t;
+    }
+    if ((v = get(c, vn, "description")))
+        k->description = get_text(c, v, "description");
+    if ((dv = get(c, vn, "default"))) {
+        s = sval(dv);
+        if (s && strcmp(s, "granted") == 0)
+            k->default_granted = 1;
+        else if (s == NULL || strcmp(s, "withdrawn") != 0)
+            err(c, dv, "expected granted or withdrawn for default");
+    }
+    v = get(c, vn, "channel");
+    if (k->type == PV_CONSENT_MARKETING || k->type == PV_CONSENT_SERVICE) {
+        if (v == NULL)
+            err(c, vn,
+                "missing required key 'channel' in %s (marketing and service are per channel)",
+                what);
+        else if ((k->channel = pv_channel_parse(sval(v))) == PV_CH_NONE)
+            err(c, v, "expected email, sms, phone or mail for channel");
+    } else if (v) {
+        err(c, v, "channel applies only to consents of type marketing or service");
+    }
+    v = get(c, vn, "cookie");
+    if (k->type == PV_CONSENT_COOKIES) {
+        if (v == NULL)
+            err(c, vn, "missing required key 'cookie' in %s (the cookie category it covers)", what);
+        else
+            k->cookie = get_name(c, v, "cookie");
+    } else if (v) {
+        err(c, v, "cookie applies only to consents of type cookies");
+    }
+    v = get(c, vn, "authorizes");
+    if (k->type == PV_CONSENT_AUTHORIZATION) {
+        if (v == NULL)
+            err(c, vn, "missing required key 'authorizes' in %s (the purposes it authorizes)",
+                what);
+        else if (want_seq(c, v, "authorizes"))
+            c->authorizes[i] = v;
+    } else if (v) {
+        err(c, v, "authorizes applies only to consents of type authorization");
+    }
+    /* Some consents the law wants given, never presumed. */
+    if (k->default_granted && dv) {
+        if (k->type == PV_CONSENT_AUTHORIZATION || k->type == PV_CONSENT_POLICY)
+            err(c, dv,
+                "an authorization or a policy acceptance is never presumed: default must be "
+                "withdrawn for %s",
+                what);
+        else if (k->type == PV_CONSENT_MARKETING &&
+                 (k->channel == PV_CH_SMS || k->channel == PV_CH_PHONE))
+            err(c, dv, "marketing by sms or phone needs opt-in: default must be withdrawn for %s",
+                what);
+    }
+}
+
+static void
+load_consent_map(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr;
+    int n = map_len(m);
+
+    check_keys(c, m, NULL, "consents");
+    if (n >= PV_MAX_CONSENTS) {
+        err(c, m, "expected at most %d consent kinds", PV_MAX_CONSENTS - 1);
+        return;
+    }
+    /* One slot more for the policy-acceptance kind check_consents() may add. */
+    p->consents = alloc(c, sizeof *p->consents * (size_t)(n + 1));
+    p->consent_kinds = alloc(c, sizeof *p->consent_kinds * (size_t)(n + 1));
+    if (p->consents == NULL || p->consent_kinds == NULL)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value);
+        const char *name = get_name(c, kn, "a consent kind");
+        struct pv_consent_kind *k = &p->consent_kinds[p->nconsents];
+
+        if (name == NULL || pv_policy_consent(p, name) >= 0)
+            continue;
+        k->name = name;
+        k->channel = PV_CH_NONE;
+        c->kind_nodes[p->nconsents] = kn;
+        p->consents[p->nconsents] = name;
+        load_consent_kind(c, k, p->nconsents, vn);
+        p->nconsents++;
+    }
+}
+
+/* The list form names kinds only: each is of type other, held once granted. */
+static void
+consent_kinds_of_list(struct ctx *c, const node_t *n)
+{
+    struct pv_policy *p = c->p;
+
+    p->consent_kinds = alloc(c, sizeof *p->consent_kinds * (size_t)(p->nconsents + 1));
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++) {
+        p->consent_kinds[i].name = p->consents[i];
+        p->consent_kinds[i].channel = PV_CH_NONE;
+        c->kind_nodes[i] = node(c, n->data.sequence.items.start[i]);
+    }
+}
+
+/* The purposes an authorization names, once purposes are loaded. */
+static void
+resolve_authorizes(struct ctx *c, struct pv_consent_kind *k, const node_t *v)
+{
+    int n, *ids;
+    const char **names = get_list(c, v, "authorizes", 'n', &n);
+
+    if (names == NULL)
+        return;
+    if (n == 0) {
+        err(c, v, "expected at least one purpose in authorizes");
+        return;
+    }
+    if ((ids = alloc(c, sizeof *ids * (size_t)n)) == NULL)
+        return;
+    for (int j = 0; j < n; j++) {
+        int u = pv_policy_purpose(c->p, names[j]);
+        if (u < 0)
+            err(c, node(c, v->data.sequence.items.start[j]),
+                "purpose '%s' is not declared under purposes", names[j]);
+        else
+            ids[k->nauthorizes++] = u;
+    }
+    k->authorizes = ids;
+}
+
+/*
+ * Rules across sections, checked once everything is loaded: authorizations
+ * name declared purposes; one kind records policy acceptance (added, named
+ * "policy", when none is declared); SMS consents need the SMS program that
+ * answers STOP and HELP; channels must be offered; one kind per cookie
+ * category.
+ */
+static void
+check_consents(struct ctx *c, const node_t *root)
+{
+    struct pv_policy *p = c->p;
+    const node_t *where = get(c, root, "consents");
+    int policy_kind = -1;
+
+    if (where == NULL)
+        where = root;
+    if (p->nconsents > 0 && p->consent_kinds == NULL)
+        return; /* out of memory, already noted */
+    for (int i = 0; i < p->nconsents; i++) {
+        struct pv_consent_kind *k = &p->consent_kinds[i];
+        const node_t *at = c->kind_nodes[i] ? c->kind_nodes[i] : where;
+        if (c->authorizes[i])
+            resolve_authorizes(c, k, c->authorizes[i]);
+        if (k->type == PV_CONSENT_POLICY) {
+            if (policy_kind >= 0)
+                err(c, at, "only one consent kind may have type policy ('%s' and '%s' do)",
+                    p->consents[policy_kind], k->name);
+            policy_kind = i;
+        }
+        if (k->channel == PV_CH_SMS && p->sms.program == NULL)
+            err(c, at,
+                "consent '%s' is on channel sms, so communications.sms (program and help) is "
+                "required: STOP and HELP must be answered",
+                k->name);
+        if (k->channel >= 0 && !(p->channels & (1u << k->channel)))
+            err(c, at, "consent '%s' is on channel %s, which communications.channels leaves out",
+                k->name, pv_channel_name(k->channel));
+        for (int j = 0; k->cookie && j < i; j++)
+            if (p->consent_kinds[j].cookie && strcmp(p->consent_kinds[j].cookie, k->cookie) == 0)
+                err(c, at, "cookie category '%s' has two consent kinds ('%s' and '%s')", k->cookie,
+                    p->consents[j], k->name);
+    }
+    if (policy_kind < 0) {
+        int named = pv_policy_consent(p, "policy");
+        if (named >= 0) {
+            err(c, c->kind_nodes[named] ? c->kind_nodes[named] : where,
+                "the consent kind 'policy' is reserved for policy acceptance; give it type policy");
+            return;
+        }
+        if (p->consents == NULL) {
+            p->consents = alloc(c, sizeof *p->consents);
+            p->consent_kinds = alloc(c, sizeof *p->consent_kinds);
+            if (p->consents == NULL || p->consent_kinds == NULL)
+                return;
+        }
+        policy_kind = p->nconsents++;
+        p->consents[policy_kind] = "policy";
+        p->consent_kinds[policy_kind].name = "policy";
+        p->consent_kinds[policy_kind].type = PV_CONSENT_POLICY;
+        p->consent_kinds[policy_kind].channel = PV_CH_NONE;
+    }
+    p->policy_kind = policy_kind;
+}
+
+/* A purpose is marketing if it says so, is named so, or needs a marketing consent. */
+static void
+purpose_marketing(struct ctx *c, struct pv_purpose *u, const node_t *vn)
+{
+    const struct pv_policy *p = c->p;
+    node_t *v = get(c, vn, "marketing");
+    int flag = -1, implied = strcmp(u->key, "marketing") == 0;
+
+    for (int k = 0; p->consent_kinds && k < p->nconsents; k++)
+        if ((u->requires & (UINT64_C(1) << k)) && p->consent_kinds[k].type == PV_CONSENT_MARKETING)
+            implied = 1;
+    if (v && get_bool(c, v, "marketing", &flag) && flag == 0 && implied)
+        err(c, v,
+            "purpose %s is marketing (by its name or the marketing consent it requires); "
+            "marketing: false cannot change that",
+            u->key);
+    u->marketing = flag == 1 || implied;
+}
+
 static void
 load_consents(struct ctx *c, const node_t *n)
 {
+    if (n->type == YAML_MAPPING_NODE) {
+        load_consent_map(c, n);
+        return;
+    }
     c->p->consents = get_list(c, n, "consents", 'n', &c->p->nconsents);
-    if (c->p->nconsents > PV_MAX_CONSENTS)
-        err(c, n, "expected at most %d consent kinds", PV_MAX_CONSENTS);
+    if (c->p->nconsents >= PV_MAX_CONSENTS)
+        err(c, n, "expected at most %d consent kinds", PV_MAX_CONSENTS - 1);
+    else
+        consent_kinds_of_list(c, n);
 }
 
 static void
 load_purposes(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"description", "tpo",      "roles",
-                                       "categories",  "requires", NULL};
+    static const char *const keys[] = {"description", "tpo",       "roles", "categories",
+                                       "requires",    "marketing", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -696,6 +1056,7 @@ load_purposes(struct ctx *c, const node_t *m)
                 u->requires |= UINT64_C(1) << ki;
             }
         }
+        purpose_marketing(c, u, vn);
         p->npurposes++;
     }
 }
@@ -784,11 +1145,94 @@ load_rights(struct ctx *c, const node_t *m)
     }
 }
 
+/* The profile field texts go to: named, or the first one of a phone-number category, if any. */
+static void
+load_sms_number(struct ctx *c, const node_t *sms)
+{
+    struct pv_policy *p = c->p;
+    int prof = pv_policy_collection(p, "profile"), fi = -1;
+    const struct pv_collection *col;
+    const struct pv_category *cat;
+    node_t *v;
+
+    if ((v = get(c, sms, "never_shared")))
+        get_bool(c, v, "communications.sms.never_shared", &p->sms.never_shared);
+    if (prof < 0)
+        return; /* the missing profile is reported on its own */
+    col = &p->collections[prof];
+    if ((v = get(c, sms, "phone_field"))) {
+        if (sval(v) == NULL || (fi = pv_policy_field(col, sval(v))) < 0) {
+            err(c, v,
+                "expected a field of the profile collection for communications.sms.phone_field");
+            return;
+        }
+    } else {
+        for (int i = 0; i < col->nfields && fi < 0; i++)
+            if (pv_category_covers("user.contact.phone_number",
+                                   p->categories[col->fields[i].category].key))
+                fi = i;
+        if (fi < 0)
+            return; /* no number on file: nothing can be texted, STOP is still answered */
+    }
+    p->sms.phone_field = fi;
+    p->sms.phone_category = col->fields[fi].category;
+    cat = &p->categories[p->sms.phone_category];
+    if (!cat->index)
+        err(c, v ? v : sms,
+            "category %s of the SMS number needs index: true, so that inbound texts find their "
+            "sender",
+            cat->key);
+}
+
+static void
+load_channels(struct ctx *c, const node_t *v)
+{
+    int n;
+    const char **list = get_list(c, v, "communications.channels", 'n', &n);
+
+    c->p->channels = 0;
+    for (int i = 0; list && i < n; i++) {
+        int ch = pv_channel_parse(list[i]);
+        if (ch == PV_CH_NONE)
+            err(c, node(c, v->data.sequence.items.start[i]),
+                "expected email, sms, phone or mail for a channel");
+        else
+            c->p->channels |= 1u << ch;
+    }
+}
+
+/* What this version changes: {material, notice, summary}. */
+static void
+load_change(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"material", "notice", "summary", NULL};
+    struct pv_retention d;
+    node_t *v;
+
+    if (!want_map(c, m, "change"))
+        return;
+    check_keys(c, m, keys, "change");
+    if ((v = need(c, m, "material", "change")))
+        get_bool(c, v, "change.material", &c->p->change.material);
+    if ((v = get(c, m, "summary")))
+        c->p->change.summary = get_text(c, v, "change.summary");
+    if ((v = get(c, m, "notice"))) {
+        const char *s = sval(v);
+        if (s == NULL || parse_duration(s, &d) != 0 || d.unit != PV_RET_DAYS)
+            err(c, v, "expected a notice period in days such as 30d for change.notice");
+        else
+            c->p->change.notice_days = d.n;
+    } else if (c->p->change.material) {
+        err(c, m,
+            "missing required key 'notice' in change (a material change needs a notice period)");
+    }
+}
+
 static void
 load_communications(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"sms", NULL};
-    static const char *const skeys[] = {"program", "help", NULL};
+    static const char *const keys[] = {"sms", "channels", NULL};
+    static const char *const skeys[] = {"program", "help", "phone_field", "never_shared", NULL};
     node_t *sms, *v;
 
     if (!want_map(c, m, "communications"))
@@ -800,18 +1244,270 @@ load_communications(struct ctx *c, const node_t *m)
             c->p->sms.program = get_text(c, v, "communications.sms.program");
         if ((v = need(c, sms, "help", "communications.sms")))
             c->p->sms.help = get_text(c, v, "communications.sms.help");
+        load_sms_number(c, sms);
     }
+    if ((v = get(c, m, "channels")))
+        load_channels(c, v);
+}
+
+/* ---- who may act for whom: minors, visibility, restriction, break-glass, sessions ---- */
+
+#define DEFAULT_ADULT_AGE 18
+#define DEFAULT_CONSENT_AGE 13 /* COPPA: younger children need verified parental consent */
+#define DEFAULT_SESSION_S (8 * 3600)
+#define DEFAULT_USER_FAILURES 5
+#define DEFAULT_ADDRESS_FAILURES 20
+#define DEFAULT_FAILURE_WINDOW_S (15 * 60)
+#define MAX_SPAN_S (7 * 86400)
+
+/* The rules a policy gets when it says nothing: no minors features, no break-glass. */
+static void
+access_defaults(struct pv_policy *p)
+{
+    p->minors.adult_age = DEFAULT_ADULT_AGE;
+    p->minors.consent_age = DEFAULT_CONSENT_AGE;
+    p->minors.guardian_age = DEFAULT_ADULT_AGE;
+    p->break_glass.purpose = -1;
+    p->auth.lifetime_s = DEFAULT_SESSION_S;
+    p->auth.max_user_failures = DEFAULT_USER_FAILURES;
+    p->auth.max_address_failures = DEFAULT_ADDRESS_FAILURES;
+    p->auth.failure_window_s = DEFAULT_FAILURE_WINDOW_S;
+}
+
+/* "90s", "30m", "4h", "1d": a span of time in seconds, from 1 second to 7 days. */
+static int
+get_span(struct ctx *c, const node_t *n, const char *what, int64_t *out)
+{
+    static const struct {
+        char unit;
+        int64_t s;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    const char *s = sval(n);
+    char num[8];
+    size_t len = s ? strlen(s) : 0;
+    int64_t v;
+
+    if (len >= 2 && len - 1 < sizeof num) {
+        memcpy(num, s, len - 1);
+        num[len - 1] = '\0';
+        for (size_t i = 0; i < PV_ARRAY_LEN(units); i++)
+            if (s[len - 1] == units[i].unit && pv_parse_i64(num, 1, MAX_SPAN_S, &v) == 0 &&
+                v * units[i].s <= MAX_SPAN_S) {
+                *out = v * units[i].s;
+                return 1;
+            }
+    }
+    err(c, n, "expected a duration such as 30m, 4h or 1d (at most 7d) for %s", what);
+    return 0;
+}
+
+/* A list of purpose names, as purpose indices. */
+static int *
+get_purposes(struct ctx *c, const node_t *n, const char *what, int *count)
+{
+    int nn, *out;
+    const char **names = get_list(c, n, what, 'n', &nn);
+
+    *count = 0;
+    if (names == NULL || (out = alloc(c, sizeof *out * (size_t)(nn + 1))) == NULL)
+        return NULL;
+    for (int i = 0; i < nn; i++) {
+        int u = pv_policy_purpose(c->p, names[i]);
+        if (u < 0)
+            err(c, node(c, n->data.sequence.items.start[i]),
+                "purpose '%s' is not declared under purposes", names[i]);
+        else
+            out[(*count)++] = u;
+    }
+    return out;
+}
+
+/* A list of role names, as a mask. */
+static uint32_t
+get_roles(struct ctx *c, const node_t *n, const char *what)
+{
+    int nn;
+    const char **names = get_list(c, n, what, 'n', &nn);
+    uint32_t m = 0;
+
+    for (int i = 0; names && i < nn; i++) {
+        int ri = pv_policy_role(c->p, names[i]);
+        if (ri < 0)
+            err(c, node(c, n->data.sequence.items.start[i]),
+                "role '%s' is not declared under roles", names[i]);
+        else
+            m |= 1u << ri;
+    }
+    return m;
+}
+
+static void
+load_minors(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"adult_age",
+                                       "parental_consent_age",
+                                       "guardian_enrollment",
+                                       "guardian_minimum_age",
+                                       "features",
+                                       NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+    int n;
+
+    if (!want_map(c, m, "minors"))
+        return;
+    check_keys(c, m, keys, "minors");
+    if ((v = get(c, m, "adult_age")))
+        get_int(c, v, 1, 120, "minors.adult_age", &p->minors.adult_age);
+    if ((v = get(c, m, "parental_consent_age")) &&
+        get_int(c, v, 0, 120, "minors.parental_consent_age", &p->minors.consent_age) &&
+        p->minors.consent_age > p->minors.adult_age)
+        err(c, v, "expected parental_consent_age to be at most adult_age (%d)",
+            p->minors.adult_age);
+    if ((v = get(c, m, "guardian_enrollment")))
+        get_bool(c, v, "minors.guardian_enrollment", &p->minors.guardian_enrollment);
+    if ((v = get(c, m, "guardian_minimum_age")) &&
+        get_int(c, v, 1, 120, "minors.guardian_minimum_age", &p->minors.guardian_age) &&
+        p->minors.guardian_age < p->minors.adult_age)
+        err(c, v,
+            "expected guardian_minimum_age to be at least adult_age (%d): a guardian is an adult",
+            p->minors.adult_age);
+    if ((v = get(c, m, "features"))) {
+        const char **names = get_list(c, v, "minors.features", 'n', &n);
+        if (names && (p->minors.features = alloc(c, sizeof(int) * (size_t)(n + 1))) != NULL) {
+            for (int i = 0; i < n; i++) {
+                int ci = pv_policy_collection(p, names[i]);
+                if (ci < 0)
+                    err(c, node(c, v->data.sequence.items.start[i]),
+                        "collection '%s' is not declared under collections", names[i]);
+                else
+                    p->minors.features[p->minors.nfeatures++] = ci;
+            }
+        }
+    }
+}
+
+static void
+load_visibility(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"roles", "purposes", "withheld", NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+
+    if (!want_map(c, m, "profile_visibility"))
+        return;
+    check_keys(c, m, keys, "profile_visibility");
+    if ((v = need(c, m, "roles", "profile_visibility"))) {
+        p->visibility.roles = get_roles(c, v, "profile_visibility.roles");
+        for (int i = 0; i < p->nroles; i++)
+            if ((p->visibility.roles & (1u << i)) && p->roles[i].scope != PV_SCOPE_ASSIGNED)
+                err(c, v,
+                    "role '%s' does not act on assigned subjects; profile visibility opens "
+                    "profiles to roles of scope assigned",
+                    p->roles[i].name);
+    }
+    if ((v = need(c, m, "purposes", "profile_visibility")))
+        p->visibility.purposes =
+            get_purposes(c, v, "profile_visibility.purposes", &p->visibility.npurposes);
+    if ((v = get(c, m, "withheld")))
+        p->visibility.withheld =
+            get_list(c, v, "profile_visibility.withheld", 'c', &p->visibility.nwithheld);
+}
+
+static void
+load_restriction(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"purposes", NULL};
+    node_t *v;
+
+    if (!want_map(c, m, "restriction"))
+        return;
+    check_keys(c, m, keys, "restriction");
+    if ((v = need(c, m, "purposes", "restriction")))
+        c->p->restriction.purposes =
+            get_purposes(c, v, "restriction.purposes", &c->p->restriction.npurposes);
+}
+
+static void
+load_break_glass(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"purpose", "duration", NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+    const char *s;
+
+    if (!want_map(c, m, "break_glass"))
+        return;
+    check_keys(c, m, keys, "break_glass");
+    if ((v = need(c, m, "purpose", "break_glass")) && (s = get_name(c, v, "break_glass.purpose"))) {
+        if ((p->break_glass.purpose = pv_policy_purpose(p, s)) < 0)
+            err(c, v, "purpose '%s' is not declared under purposes", s);
+    }
+    if ((v = need(c, m, "duration", "break_glass")))
+        get_span(c, v, "break_glass.duration", &p->break_glass.duration_s);
+}
+
+static void
+load_authentication(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"mfa",
+                                       "idle_timeout",
+                                       "session_lifetime",
+                                       "max_failures_per_user",
+                                       "max_failures_per_address",
+                                       "failure_window",
+                                       NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+
+    if (!want_map(c, m, "authentication"))
+        return;
+    check_keys(c, m, keys, "authentication");
+    if ((v = get(c, m, "mfa")))
+        p->auth.mfa_roles = get_roles(c, v, "authentication.mfa");
+    if ((v = get(c, m, "idle_timeout")))
+        get_span(c, v, "authentication.idle_timeout", &p->auth.idle_s);
+    if ((v = get(c, m, "session_lifetime")))
+        get_span(c, v, "authentication.session_lifetime", &p->auth.lifetime_s);
+    if ((v = get(c, m, "max_failures_per_user")))
+        get_int(c, v, 1, 1000, "authentication.max_failures_per_user", &p->auth.max_user_failures);
+    if ((v = get(c, m, "max_failures_per_address")))
+        get_int(c, v, 1, 100000, "authentication.max_failures_per_address",
+                &p->auth.max_address_failures);
+    if ((v = get(c, m, "failure_window")))
+        get_span(c, v, "authentication.failure_window", &p->auth.failure_window_s);
+}
+
+/* The sections on who may act for whom; they name purposes, so they come after them. */
+static void
+load_access_rules(struct ctx *c, const node_t *root)
+{
+    node_t *v;
+
+    if (root == NULL || root->type != YAML_MAPPING_NODE)
+        return;
+    if ((v = get(c, root, "minors")))
+        load_minors(c, v);
+    if ((v = get(c, root, "profile_visibility")))
+        load_visibility(c, v);
+    if ((v = get(c, root, "restriction")))
+        load_restriction(c, v);
+    if ((v = get(c, root, "break_glass")))
+        load_break_glass(c, v);
+    if ((v = get(c, root, "authentication")))
+        load_authentication(c, v);
 }
 
 static void
 load_root(struct ctx *c, node_t *root)
 {
-    static const char *const keys[] = {"phivault",   "organization", "effective", "minimum_age",
-                                       "categories", "collections",  "roles",     "purposes",
-                                       "consents",   "recipients",   "rights",    "communications",
-                                       NULL};
+    static const char *const keys[] = {
+        "phivault",    "organization",   "effective", "minimum_age",        "categories",
+        "collections", "roles",          "purposes",  "consents",           "recipients",
+        "rights",      "communications", "minors",    "profile_visibility", "restriction",
+        "break_glass", "authentication", "change",    "visit_collection",   NULL};
     struct pv_policy *p = c->p;
-    node_t *v;
+    node_t *v, *cats = NULL;
     int y, mo, d;
 
     if (root == NULL || root->type != YAML_MAPPING_NODE) {
@@ -819,6 +1515,8 @@ load_root(struct ctx *c, node_t *root)
         return;
     }
     check_keys(c, root, keys, "the policy");
+    p->sms.phone_field = p->sms.phone_category = p->policy_kind = -1;
+    p->channels = (1u << PV_CH_COUNT_) - 1;
     if ((v = need(c, root, "phivault", "the policy"))) {
         if (sval(v) && strcmp(sval(v), "1") == 0)
             p->format = 1;
@@ -836,17 +1534,24 @@ load_root(struct ctx *c, node_t *root)
     }
     if ((v = need(c, root, "minimum_age", "the policy")))
         get_int(c, v, 0, 120, "minimum_age", &p->minimum_age);
-    if ((v = need(c, root, "categories", "the policy")))
+    if ((v = cats = need(c, root, "categories", "the policy")))
         load_categories(c, v);
     if ((v = need(c, root, "collections", "the policy"))) {
         load_collections(c, v);
         if (c->nerrors == 0 && pv_policy_collection(p, "profile") < 0)
             err(c, v, "missing required collection 'profile' in collections");
+        check_usage(c, v);
+    }
+    if ((v = get(c, root, "visit_collection"))) {
+        const char *s = get_name(c, v, "visit_collection");
+        if (s && (p->visit_collection = pv_policy_collection(p, s)) < 0)
+            err(c, v, "collection '%s' is not declared under collections", s);
     }
     if ((v = need(c, root, "roles", "the policy")))
         load_roles(c, v);
     if ((v = get(c, root, "consents")))
         load_consents(c, v);
+    link_categories(c, cats);
     if ((v = need(c, root, "purposes", "the policy")))
         load_purposes(c, v);
     if ((v = get(c, root, "recipients")))
@@ -855,6 +1560,10 @@ load_root(struct ctx *c, node_t *root)
         load_rights(c, v);
     if ((v = get(c, root, "communications")))
         load_communications(c, v);
+    load_access_rules(c, root);
+    if ((v = get(c, root, "change")))
+        load_change(c, v);
+    check_consents(c, root);
 }
 
 int
@@ -881,8 +1590,11 @@ pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy
         return PV_ENOMEM;
     }
     c.p->arena = c.a;
+    c.p->visit_collection = -1;
+    c.p->usage = -1;
     c.p->source = pv_arena_strndup(c.a, text, len);
     c.p->source_len = len;
+    access_defaults(c.p);
     if (c.p->source == NULL || !yaml_parser_initialize(&parser)) {
         pv_arena_free(c.a);
         return PV_ENOMEM;

@@ -40,9 +40,12 @@ enum pv_scope {
 
 /* Powers beyond data access. */
 enum pv_power {
-    PV_POWER_USERS = 1u << 0,  /* create and list user accounts */
-    PV_POWER_AUDIT = 1u << 1,  /* search the audit log */
-    PV_POWER_ASSIGN = 1u << 2, /* assign providers to subjects */
+    PV_POWER_USERS = 1u << 0,    /* create and list user accounts */
+    PV_POWER_AUDIT = 1u << 1,    /* search the audit log */
+    PV_POWER_ASSIGN = 1u << 2,   /* assign providers to subjects */
+    PV_POWER_REVIEW = 1u << 3,   /* review break-glass accesses and close them with a finding */
+    PV_POWER_RESTRICT = 1u << 4, /* restrict and lift restriction of processing for people */
+    PV_POWER_HOLDS = 1u << 5,    /* place and release legal holds */
 };
 
 struct pv_role {
@@ -60,9 +63,24 @@ enum pv_ret_unit {
     PV_RET_YEARS,
 };
 
+/* The event a retention period counts from. */
+enum pv_ret_from {
+    PV_FROM_CREATED,    /* the record holding the value was created (the default) */
+    PV_FROM_CLOSED,     /* the subject's account was closed */
+    PV_FROM_LAST_VISIT, /* the subject's latest record of the policy's visit collection */
+};
+
 struct pv_retention {
     enum pv_ret_unit unit;
     int n; /* count of unit; 0 for ACCOUNT and FOREVER */
+    /* what a period counts from (periods only) */
+    enum pv_ret_from from;
+};
+
+/* What happens to a value when its retention ends. */
+enum pv_disposal {
+    PV_DISPOSE_PURGE,     /* destroyed */
+    PV_DISPOSE_ANONYMIZE, /* kept apart from the person, in the de-identified store */
 };
 
 /* How a category's values are stored. */
@@ -77,6 +95,8 @@ struct pv_category {
     int index;       /* exact-match blind index for look-ups */
     enum pv_store_mode store;
     struct pv_retention retention;
+    enum pv_disposal disposal;
+    int consent; /* consent kind the subject must hold for values to be stored; -1: none */
 };
 
 struct pv_field {
@@ -98,6 +118,7 @@ struct pv_purpose {
     const char **categories; /* category prefixes this purpose may touch */
     int ncategories;
     uint64_t requires; /* bit i: consent kind i must be held */
+    int marketing;     /* a marketing purpose: never reaches health data without authorization */
 };
 
 struct pv_recipient {
@@ -111,6 +132,33 @@ struct pv_recipient {
 struct pv_right {
     const char *name; /* access, amend, delete, ... */
     int days;         /* deadline */
+};
+
+/* The channels people are contacted by. */
+enum pv_channel { PV_CH_NONE = -1, PV_CH_EMAIL, PV_CH_SMS, PV_CH_PHONE, PV_CH_MAIL, PV_CH_COUNT_ };
+
+/* What a consent kind is about; the decision and the services read the type, never the name. */
+enum pv_consent_type {
+    PV_CONSENT_OTHER,         /* a kind the policy names for its own purposes' requires */
+    PV_CONSENT_POLICY,        /* acceptance of a policy version (withdrawal: objection) */
+    PV_CONSENT_MARKETING,     /* marketing messages on a channel */
+    PV_CONSENT_SERVICE,       /* account and service messages on a channel */
+    PV_CONSENT_AUTHORIZATION, /* a written authorization (HIPAA 164.508), with evidence */
+    PV_CONSENT_COOKIES,       /* a cookie category of the web pages */
+    PV_CONSENT_SALE,          /* sale and sharing (withdrawal: the opt-out, e.g. GPC) */
+    PV_CONSENT_RESEARCH,      /* use of data for research */
+    PV_CONSENT_TYPE_COUNT_
+};
+
+struct pv_consent_kind {
+    const char *name;
+    enum pv_consent_type type;
+    int channel;           /* marketing and service: enum pv_channel; else PV_CH_NONE */
+    int default_granted;   /* held until withdrawn (opt-out) rather than until granted */
+    const int *authorizes; /* authorization: the purposes it authorizes */
+    int nauthorizes;
+    const char *cookie;      /* cookies: the category (functional, analytics, ...) */
+    const char *description; /* may be NULL */
 };
 
 /* Fields follow the sections of the file; one policy per process, so padding is no concern. */
@@ -143,10 +191,61 @@ struct pv_policy { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     struct {
         const char *program;
         const char *help;
+        int phone_field;    /* profile field texts go to; -1 without sms */
+        int phone_category; /* its category (blind-indexed); -1 without sms */
+        int never_shared;   /* SMS numbers and SMS consent are never disclosed */
     } sms;
     char *source; /* the file's bytes, NUL-terminated */
     size_t source_len;
     struct pv_arena *arena; /* owns every string and array above */
+
+    /* ---- who may act for whom (docs/policy.md: minors ... authentication) ---- */
+    struct {
+        int adult_age;           /* below it a person is a minor (default 18) */
+        int consent_age;         /* below it data is held only with verified parental consent */
+        int guardian_enrollment; /* a guardian may enroll a minor below minimum_age */
+        int guardian_age;        /* the youngest a guardian may be (default 18) */
+        int *features;           /* collections minors may use (the profile always); NULL: all */
+        int nfeatures;
+    } minors;
+    struct {
+        uint32_t roles; /* roles that may read a visible profile without assignment */
+        int *purposes;  /* ...for these purposes (indices); none: visibility is off */
+        int npurposes;
+        const char **withheld; /* category prefixes never shown this way */
+        int nwithheld;
+    } visibility;
+    struct {
+        int *purposes; /* purposes still allowed on a restricted subject's data */
+        int npurposes;
+    } restriction;
+    struct {
+        int purpose;        /* the emergency purpose; -1: no break-glass access */
+        int64_t duration_s; /* how long an opened record stays open */
+    } break_glass;
+    struct {
+        uint32_t mfa_roles;       /* roles that log in with a TOTP second factor */
+        int64_t idle_s;           /* idle timeout of a session; 0: none */
+        int64_t lifetime_s;       /* absolute session lifetime */
+        int max_user_failures;    /* failed logins per user in a window before 429 */
+        int max_address_failures; /* failed logins per client address in a window */
+        int64_t failure_window_s; /* the window */
+    } auth;
+    /* The consent kinds, parallel to consents. */
+    struct pv_consent_kind *consent_kinds;
+    /* The kind recording policy acceptance. */
+    int policy_kind;
+    /* Bit c: channel c is offered. */
+    unsigned channels;
+    struct {
+        int material;        /* this version changes how personal data is used */
+        int notice_days;     /* people notified may object within this period */
+        const char *summary; /* what changed, for people; may be NULL */
+    } change;
+    /* the collection whose records are visits (retention from last_visit); -1: none */
+    int visit_collection;
+    /* the usage-data collection "usage"; -1 if not declared */
+    int usage;
 };
 
 /*
@@ -167,6 +266,14 @@ int pv_policy_collection(const struct pv_policy *p, const char *name);
 int pv_policy_category(const struct pv_policy *p, const char *key);
 int pv_policy_consent(const struct pv_policy *p, const char *kind);
 int pv_policy_field(const struct pv_collection *c, const char *name);
+/* "email", "sms", "phone", "mail"; PV_CH_NONE for anything else. */
+int pv_channel_parse(const char *s);
+const char *pv_channel_name(int ch);
+const char *pv_consent_type_name(enum pv_consent_type t);
+/* Bit i set: consent kind i is held, for a subject without any ledger entry. */
+uint64_t pv_policy_consent_defaults(const struct pv_policy *p);
+/* Whether collection c's fields in mask include protected health information. */
+int pv_policy_touches_phi(const struct pv_policy *p, int c, uint64_t mask);
 /* Whether category prefix covers key (equal, or key lies below it). */
 int pv_category_covers(const char *prefix, const char *key);
 /* Whether purpose may touch category key. */
@@ -175,14 +282,31 @@ int pv_purpose_covers(const struct pv_purpose *u, const char *key);
 /* ---- decisions ---------------------------------------------------------- */
 
 enum pv_action {
-    PV_ACT_READ,   /* one record or a subject's profile */
-    PV_ACT_LIST,   /* records of a collection */
-    PV_ACT_CREATE, /* a new record */
-    PV_ACT_UPDATE, /* change fields of a record */
-    PV_ACT_DELETE, /* remove a record */
-    PV_ACT_ENROLL, /* a new subject with their profile */
-    PV_ACT_LOOKUP, /* find subjects by an indexed profile field */
-    PV_ACT_ASSIGN, /* assign a provider to a subject */
+    PV_ACT_READ,        /* one record or a subject's profile */
+    PV_ACT_LIST,        /* records of a collection */
+    PV_ACT_CREATE,      /* a new record */
+    PV_ACT_UPDATE,      /* change fields of a record */
+    PV_ACT_DELETE,      /* remove a record */
+    PV_ACT_ENROLL,      /* a new subject with their profile */
+    PV_ACT_LOOKUP,      /* find subjects by an indexed profile field */
+    PV_ACT_ASSIGN,      /* assign a provider to a subject */
+    PV_ACT_BREAK_GLASS, /* open an unassigned subject's record in an emergency */
+    PV_ACT_RESTRICT,    /* restrict processing of a subject's data */
+    PV_ACT_UNRESTRICT,  /* lift that restriction */
+    PV_ACT_VISIBILITY,  /* make one's profile viewable by providers, or stop */
+
+    /* Record a grant or withdrawal in the consent ledger. */
+    PV_ACT_CONSENT,
+    /* Send a message to the subject on a channel. */
+    PV_ACT_CONTACT,
+    /* Release data to a recipient. */
+    PV_ACT_DISCLOSE,
+    /* close a subject's account (starts retention counted from closing) */
+    PV_ACT_CLOSE,
+    /* place, list or release a legal hold on a subject */
+    PV_ACT_HOLD,
+    /* store usage data: fields without the consent they need are dropped */
+    PV_ACT_COLLECT,
     PV_ACT_COUNT_
 };
 
@@ -202,7 +326,28 @@ struct pv_facts {
     int has_subject;            /* enroll: the actor already has a subject of their own */
     uint64_t consents;          /* bit i: consent kind i is held by the subject */
     const char *policy_version; /* enroll: the version the person accepted */
-    int age;                    /* enroll: the person's age in whole years */
+    int age;                    /* enroll, birth-date change: the person's age in whole years */
+    /* who acts for whom */
+    int guardian;          /* the actor is a guardian of this subject */
+    int subject_age_known; /* subject_age holds the subject's age (needed by the minors rules) */
+    int subject_age;       /* the subject's age in whole years */
+    int restricted;        /* the subject has restricted processing of their data */
+    int profile_visible;   /* the subject made their profile viewable by providers */
+    int break_glass;       /* the actor holds an unexpired break-glass grant on this subject */
+    int key;               /* the actor is a service API key... */
+    int key_purpose;       /* ...whose purposes include the one asked for */
+    int enroll_guardian;   /* enroll: a guardian enrolls the person and will act for them */
+    int guardian_age;      /* enroll: that guardian's age in whole years */
+    int parental_consent;  /* enroll, birth-date change: verified parental consent is held */
+    int birth_date_change; /* update: the birth date changes; age is the new age */
+    int channel;                /* contact: enum pv_channel */
+    unsigned channels_allowed;  /* contact: channels their confidential-communications choice
+                                   leaves (bit c); 0: they made none */
+    int has_address;            /* contact: something on file reaches them on the channel */
+    int number_opted_out;       /* contact by SMS: the number texted STOP */
+    int recipient;              /* disclose: recipient index, -1 if none or unknown */
+    uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
+    int held;                   /* delete: the subject is under an active legal hold */
 };
 
 struct pv_decision {
@@ -211,12 +356,41 @@ struct pv_decision {
     const char *reason; /* a stable code: "permit", "not-assigned", ... */
     int purpose;        /* purpose index, -1 if none matched */
     uint64_t fields;    /* read: fields to return; write: fields the purpose covers */
+    int erase;          /* permit of a birth-date change that shows a child under the parental
+                           consent age without verified consent: the subject is to be erased */
 };
 
 void pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_decision *d);
 
+/* Whether purpose index u is among the n purpose indices of list. */
+int pv_purpose_listed(const int *list, int n, int u);
+
 /* Mask of the fields of collection c that purpose u covers. */
 uint64_t pv_purpose_fields(const struct pv_policy *p, const struct pv_purpose *u,
                            const struct pv_collection *c);
+/* Mask of the fields of collection c whose category's consent is held (or needs none). */
+uint64_t pv_consented_fields(const struct pv_policy *p, const struct pv_collection *c,
+                             uint64_t consents);
+
+/* ---- retention (retention.c) ------------------------------------------------- */
+
+#define PV_NEVER INT64_MAX /* an expiry that never comes */
+
+/* The events a value's retention may count from, in milliseconds; 0: has not happened. */
+struct pv_retention_facts {
+    int64_t created;    /* the record holding the value was created */
+    int64_t closed;     /* the subject's account was closed */
+    int64_t last_visit; /* the subject's latest visit */
+};
+
+/*
+ * When a value of category cat expires (milliseconds), or PV_NEVER: forever;
+ * account while the account is open; a period from an event that has not
+ * happened. A period from the last visit never ends before the same period
+ * from the record's own creation.
+ */
+int64_t pv_retention_expiry(const struct pv_category *cat, const struct pv_retention_facts *f);
+/* The retention as the policy writes it ("7y", "account"), into out (at least 16 bytes). */
+void pv_retention_format(const struct pv_retention *r, char out[16]);
 
 #endif

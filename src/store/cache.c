@@ -2,8 +2,10 @@
  * cache.c: small in-memory caches of the rows every request reads.
  *
  * An audited read asks the store for the session behind its token, the
- * subject, the provider's assignment and the subject's wrapped data key
- * before it reaches the record itself. Those rows change rarely, but every
+ * subject and the provider's assignment before it reaches the record
+ * itself. (Wrapped data keys are not cached: another process rotates them
+ * while the server runs, and keys.db, which no audit commit touches, keeps
+ * its pages in each reader's cache anyway.) Those rows change rarely, but every
  * audit commit changes the database file, and SQLite then drops each
  * reader's whole page cache, so each of those look-ups would otherwise cost
  * a read transaction and several page reads from the kernel.
@@ -11,13 +13,20 @@
  * Correctness rests on generations, one per kind of row. A reader takes
  * the kind's generation before it queries the database and stores what it
  * found stamped with that generation; an entry is used only while its stamp
- * equals the current generation. The writer connection bumps the generation
- * of every kind whose tables a transaction wrote, after that transaction
- * committed and before its callers are answered (store/sqlite.c). So a
- * reader that raced with a commit stamps its entry with the old generation
- * and the entry is never used, and a logout, a disabled user or a removed
- * assignment takes effect for every request that starts after it was
- * acknowledged. Only rows that exist are cached; absence is always asked.
+ * equals the current generation. Generations move two ways:
+ *  - this process's writer bumps the kinds whose tables a transaction wrote,
+ *    after the commit and before its callers are answered (store/sqlite.c);
+ *  - any writer, in any process (the command-line sweep, key rotation, even
+ *    the sqlite3 shell), moves the database's cache epoch in the same
+ *    transaction (triggers on the cached tables), and pv_store_cache_sync(),
+ *    called at the start of each request, drops every kind when the epoch
+ *    moved.
+ * So a reader that raced with a commit stamps its entry with the old
+ * generation and the entry is never used, and a logout, a disabled user or
+ * a removed assignment, made here or by another process, holds for every
+ * request that starts after it was committed. Only rows that exist are
+ * cached; absence is always asked. The caches are off in a process until
+ * its first pv_store_cache_sync(): tools that never call it never cache.
  *
  * Each kind is a direct-mapped table of fixed-size slots (a collision
  * replaces the older entry), locked in stripes. Memory is bounded by the
@@ -41,6 +50,8 @@ struct table {
 
 struct pv_cache {
     _Atomic uint64_t gen[PV_CACHE_KINDS];
+    _Atomic int64_t epoch; /* the database's cache epoch, as last read */
+    _Atomic int enabled;   /* a sync succeeded, and none failed since */
     struct table t[PV_CACHE_KINDS];
 };
 
@@ -50,7 +61,6 @@ static const struct {
     [PV_CACHE_SESSION] = {PV_HASH_BYTES, sizeof(struct pv_cache_session), 2048},
     [PV_CACHE_ASSIGN] = {(size_t)2 * PV_ID_MAX, 1, 16384},
     [PV_CACHE_SUBJECT] = {PV_ID_MAX, sizeof(struct pv_subject), 8192},
-    [PV_CACHE_KEY] = {PV_ID_MAX, sizeof(struct pv_subject_key), 8192},
 };
 
 int
@@ -122,6 +132,8 @@ pv_cache_get(struct pv_cache *c, enum pv_cache_kind kind, const void *key, void 
     size_t i = slot_of(t, key);
     int rc = PV_ENOTFOUND;
 
+    if (!atomic_load_explicit(&c->enabled, memory_order_acquire))
+        return PV_ENOTFOUND;
     slot = t->slots + i * t->slot_size;
     pthread_mutex_lock(&t->locks[i % STRIPES]);
     memcpy(&stamp, slot, sizeof stamp);
@@ -142,7 +154,7 @@ pv_cache_put(struct pv_cache *c, enum pv_cache_kind kind, const void *key, const
     size_t i = slot_of(t, key);
 
     /* An entry read under an older generation could be stale: it is not kept. */
-    if (stamp != pv_cache_gen(c, kind))
+    if (!atomic_load_explicit(&c->enabled, memory_order_acquire) || stamp != pv_cache_gen(c, kind))
         return;
     slot = t->slots + i * t->slot_size;
     pthread_mutex_lock(&t->locks[i % STRIPES]);
@@ -167,10 +179,10 @@ pv_cache_kinds_of_table(const char *table)
         const char *table;
         unsigned kinds;
     } map[] = {
-        /* A session entry carries its user, so a change to either drops it. */
-        {"sessions", 1u << PV_CACHE_SESSION},   {"users", 1u << PV_CACHE_SESSION},
-        {"assignments", 1u << PV_CACHE_ASSIGN}, {"subjects", 1u << PV_CACHE_SUBJECT},
-        {"subject_keys", 1u << PV_CACHE_KEY},
+        /* A session entry carries its user and its last activity: a change to any drops it. */
+        {"sessions", 1u << PV_CACHE_SESSION}, {"session_seen", 1u << PV_CACHE_SESSION},
+        {"users", 1u << PV_CACHE_SESSION},    {"assignments", 1u << PV_CACHE_ASSIGN},
+        {"subjects", 1u << PV_CACHE_SUBJECT},
     };
 
     if (table == NULL)
@@ -178,5 +190,41 @@ pv_cache_kinds_of_table(const char *table)
     for (size_t i = 0; i < PV_ARRAY_LEN(map); i++)
         if (strcmp(map[i].table, table) == 0)
             return map[i].kinds;
+    return 0;
+}
+
+static struct pv_sql q_epoch = PV_SQL("SELECT n FROM cache_epoch WHERE id = 1");
+
+int
+pv_store_cache_sync(struct pv_store *s)
+{
+    struct pv_conn *c;
+    struct pv_stmt *st;
+    int64_t n, seen;
+    int rc;
+
+    if ((rc = pv_store_reader(s, &c)) != 0)
+        return rc;
+    if (c->cache == NULL)
+        return 0;
+    if ((rc = pv_stmt_prepare(c, &q_epoch, &st)) == 0) {
+        rc = pv_stmt_step(st);
+        n = pv_col_int(st, 0);
+        pv_stmt_reset(st);
+        rc = rc == PV_ROW ? 0 : rc == 0 ? PV_ESTORE : rc;
+    }
+    if (rc != 0) {
+        /* Unsure what changed: no cache until a sync succeeds again. */
+        atomic_store(&c->cache->enabled, 0);
+        pv_cache_bump(c->cache, ~0u);
+        return rc;
+    }
+    /* Forward only: a reader on an older snapshot must not move it back. */
+    seen = atomic_load(&c->cache->epoch);
+    while (n > seen && !atomic_compare_exchange_weak(&c->cache->epoch, &seen, n))
+        ;
+    if (n > seen)
+        pv_cache_bump(c->cache, ~0u);
+    atomic_store(&c->cache->enabled, 1);
     return 0;
 }

@@ -17,9 +17,10 @@
  * when it prepares a statement, which cached tables the statement writes
  * (SQLite's authorizer names every table a statement touches, triggers
  * included); stepping such a statement marks the transaction, and when the
- * transaction ends the kinds it wrote are dropped from the caches. Writes
- * made by another process are noticed through PRAGMA data_version when the
- * writer begins its next transaction, and drop every cache.
+ * transaction ends the kinds it wrote are dropped from the caches. Writes by
+ * any other connection, in this process or another, move the database's
+ * cache epoch (triggers on the cached tables), which pv_store_cache_sync()
+ * reads at the start of each request.
  *
  * Checkpoints: a writer does not copy the WAL back into the database in its
  * own commits (SQLite's automatic checkpoint would, every 1000 pages, in
@@ -53,9 +54,8 @@ struct sq_conn {
     struct sq_store *store;
     sqlite3 *db;
     int writer;
-    unsigned preparing;      /* cache kinds written by what is being prepared */
-    unsigned dirty;          /* cache kinds the open transaction wrote */
-    int64_t data_version[2]; /* main and keys, as this writer last saw them */
+    unsigned preparing; /* cache kinds written by what is being prepared */
+    unsigned dirty;     /* cache kinds the open transaction wrote */
     struct sq_stmt stmts[PV_SQL_SLOTS];
     struct sq_conn *next, *prev; /* the store's list of open connections */
 };
@@ -77,6 +77,12 @@ struct sq_store {
     pthread_cond_t ckpt_cv;
     int ckpt_wanted, ckpt_stop;
 };
+
+#define EPOCH_TRIGGER(t, op, when)                                                                 \
+    "CREATE TRIGGER IF NOT EXISTS " t "_epoch_" op " AFTER " when " ON " t                         \
+    " BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;"
+#define EPOCH_TRIGGERS(t)                                                                          \
+    EPOCH_TRIGGER(t, "i", "INSERT") EPOCH_TRIGGER(t, "u", "UPDATE") EPOCH_TRIGGER(t, "d", "DELETE")
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -115,7 +121,72 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS keys.subject_keys(subject_id TEXT NOT NULL,"
     " version INTEGER NOT NULL, master_version INTEGER NOT NULL, wrapped BLOB NOT NULL,"
     " created INTEGER NOT NULL, PRIMARY KEY(subject_id, version)) WITHOUT ROWID;"
-    "INSERT INTO meta(key, value) VALUES('schema', '1') ON CONFLICT(key) DO NOTHING;";
+    "INSERT INTO meta(key, value) VALUES('schema', '1') ON CONFLICT(key) DO NOTHING;"
+    /* Who acts for whom: guardians, visibility, break-glass; credentials: keys, TOTP, activity. */
+    "CREATE TABLE IF NOT EXISTS guardians(subject_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " relationship TEXT NOT NULL, verification TEXT NOT NULL, created INTEGER NOT NULL,"
+    " PRIMARY KEY(subject_id, user_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS profile_visibility(subject_id TEXT PRIMARY KEY,"
+    " since INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS break_glass(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL, opened INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " reason BLOB NOT NULL, state TEXT NOT NULL, finding TEXT NOT NULL, note BLOB,"
+    " closed_by TEXT NOT NULL, closed_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS break_glass_by_grant ON break_glass(subject_id, user_id, expires);"
+    "CREATE INDEX IF NOT EXISTS break_glass_by_state ON break_glass(state, opened);"
+    "CREATE TABLE IF NOT EXISTS api_keys(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " key_hash BLOB NOT NULL UNIQUE, roles TEXT NOT NULL, purposes TEXT NOT NULL,"
+    " created INTEGER NOT NULL, created_by TEXT NOT NULL, revoked INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS user_totp(user_id TEXT PRIMARY KEY, sealed BLOB NOT NULL,"
+    " confirmed INTEGER NOT NULL, last_step INTEGER NOT NULL, created INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS session_seen(token_hash BLOB PRIMARY KEY,"
+    " last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);"
+    /* The consent ledger, append-only: the triggers refuse any change to a past entry. */
+    "CREATE TABLE IF NOT EXISTS consents(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    " subject_id TEXT NOT NULL, kind TEXT NOT NULL, granted INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " source TEXT NOT NULL, policy_version TEXT NOT NULL, actor TEXT NOT NULL, evidence BLOB);"
+    "CREATE INDEX IF NOT EXISTS consents_by_subject ON consents(subject_id, kind, seq);"
+    "CREATE TRIGGER IF NOT EXISTS consents_no_update BEFORE UPDATE ON consents"
+    " BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS consents_no_delete BEFORE DELETE ON consents"
+    " BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;"
+    "CREATE TABLE IF NOT EXISTS sms_optouts(seq INTEGER PRIMARY KEY, digest BLOB NOT NULL,"
+    " stopped INTEGER NOT NULL, ts INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS sms_optouts_by_digest ON sms_optouts(digest, seq);"
+    "CREATE TABLE IF NOT EXISTS contact_prefs(seq INTEGER PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " channels INTEGER NOT NULL, addresses BLOB, ts INTEGER NOT NULL, actor TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS contact_prefs_by_subject ON contact_prefs(subject_id, seq);"
+    "CREATE TABLE IF NOT EXISTS policy_history(seq INTEGER PRIMARY KEY, version TEXT NOT NULL,"
+    " in_force_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS policy_notices(seq INTEGER PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " version TEXT NOT NULL, ts INTEGER NOT NULL, channel TEXT NOT NULL, actor TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS policy_notices_by_subject ON policy_notices(subject_id, seq);"
+    /* Retention: closed accounts, legal holds, usage data apart from health data, and what
+       outlives a person in de-identified form. */
+    "CREATE TABLE IF NOT EXISTS closures(subject_id TEXT PRIMARY KEY, closed_at INTEGER NOT NULL,"
+    " closed_by TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS holds(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " reason BLOB NOT NULL, placed_by TEXT NOT NULL, placed_at INTEGER NOT NULL,"
+    " until INTEGER NOT NULL, released_at INTEGER NOT NULL, released_by TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS holds_by_subject ON holds(subject_id, placed_at);"
+    "CREATE TABLE IF NOT EXISTS usage_events(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " collection TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " categories TEXT NOT NULL, body BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS usage_by_subject ON usage_events(subject_id, created, id);"
+    "CREATE TABLE IF NOT EXISTS deidentified(id TEXT PRIMARY KEY, collection TEXT NOT NULL,"
+    " period TEXT NOT NULL, categories TEXT NOT NULL, body BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS deidentified_by_collection ON deidentified(collection, id);"
+    /* The row caches' epoch (store/cache.c): every change to a cached table, by any writer in
+       any process, moves it in the same transaction. */
+    "CREATE TABLE IF NOT EXISTS cache_epoch(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " n INTEGER NOT NULL);"
+    "INSERT INTO cache_epoch(id, n) VALUES(1, 0) ON CONFLICT(id) DO NOTHING;" EPOCH_TRIGGERS(
+        "sessions") EPOCH_TRIGGERS("session_seen") EPOCH_TRIGGERS("users")
+        EPOCH_TRIGGERS("assignments") EPOCH_TRIGGERS("subjects");
 
 static const struct pv_store_ops *ops(void);
 static void txn_ended(struct sq_conn *q);
@@ -182,31 +253,6 @@ txn_ended(struct sq_conn *q)
     q->dirty = 0;
 }
 
-/* Another process changed a database since this writer last looked: drop every cache. */
-static int
-check_data_version(struct sq_conn *q)
-{
-    static const char *const sql[2] = {"PRAGMA main.data_version", "PRAGMA keys.data_version"};
-    sqlite3_stmt *st;
-    int64_t v;
-    int changed = 0, rc;
-
-    for (int i = 0; i < 2; i++) {
-        if ((rc = sqlite3_prepare_v2(q->db, sql[i], -1, &st, NULL)) != SQLITE_OK)
-            return map_rc(q->db, rc, "data_version");
-        rc = sqlite3_step(st);
-        v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_ROW)
-            return map_rc(q->db, rc, "data_version");
-        changed |= q->data_version[i] != 0 && q->data_version[i] != v;
-        q->data_version[i] = v;
-    }
-    if (changed && q->store->cache)
-        pv_cache_bump(q->store->cache, ~0u);
-    return 0;
-}
-
 static void
 conn_close(struct pv_conn *c)
 {
@@ -271,7 +317,7 @@ conn_setup(struct sq_conn *q)
         rc = exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
                             "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
                             "PRAGMA foreign_keys=OFF;");
-        return rc ? rc : check_data_version(q);
+        return rc;
     }
     q->base.cache = q->store->cache;
     return exec(&q->base, "PRAGMA query_only=1;");
@@ -458,13 +504,7 @@ pv_store_reader_busy(struct pv_store *store)
 static int
 begin(struct pv_conn *c)
 {
-    struct sq_conn *q = (struct sq_conn *)c;
-    int rc = exec(c, "BEGIN IMMEDIATE");
-
-    /* Inside the write lock, so no other writer can slip in between. */
-    if (rc == 0 && (rc = check_data_version(q)) != 0)
-        exec(c, "ROLLBACK");
-    return rc;
+    return exec(c, "BEGIN IMMEDIATE");
 }
 
 static int
@@ -606,6 +646,61 @@ checkpoint(struct pv_conn *c)
     return map_rc(q->db, rc, "checkpoint");
 }
 
+/*
+ * VACUUM INTO writes a consistent snapshot in one read transaction, so
+ * writers carry on; the copy holds live rows only, never freed pages.
+ */
+static int
+vacuum_into(sqlite3 *db, const char *which, const char *dest)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[64];
+    int rc;
+
+    snprintf(sql, sizeof sql, "VACUUM %s INTO ?1", which);
+    rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return map_rc(db, rc, "snapshot");
+}
+
+static int
+snapshot(struct pv_store *store, int keys, const char *dest)
+{
+    struct pv_conn *c = NULL;
+    int rc;
+
+    /* A connection of its own: query_only (the readers' setting) refuses VACUUM INTO. */
+    if ((rc = conn_open(store, 1, &c)) == 0)
+        rc = vacuum_into(((struct sq_conn *)c)->db, keys ? "keys" : "main", dest);
+    conn_close(c);
+    return rc;
+}
+
+static int
+copy_keys(const char *src_dir, const char *dest)
+{
+    char path[4200];
+    sqlite3 *db = NULL;
+    int rc;
+
+    if ((size_t)snprintf(path, sizeof path, "%s/keys.db", src_dir) >= sizeof path)
+        return PV_EINVAL;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        rc = vacuum_into(db, "main", dest);
+    } else {
+        rc = map_rc(db, rc, "open");
+        rc = rc ? rc : PV_EIO;
+    }
+    sqlite3_close_v2(db);
+    return rc;
+}
+
 const struct pv_store_ops pv_store_sqlite = {
     .name = "sqlite",
     .open = store_open,
@@ -628,6 +723,8 @@ const struct pv_store_ops pv_store_sqlite = {
     .reset = reset,
     .changes = changes,
     .checkpoint = checkpoint,
+    .snapshot = snapshot,
+    .copy_keys = copy_keys,
 };
 
 static const struct pv_store_ops *

@@ -156,3 +156,16 @@ pv_stmt_run(struct pv_stmt *st)
     pv_stmt_reset(st);
     return rc == PV_ROW ? 0 : rc;
 }
+
+int
+pv_store_snapshot(struct pv_store *s, int keys, const char *dest)
+{
+    return s->ops->snapshot(s, keys, dest);
+}
+
+int
+pv_store_copy_keys(const char *src_dir, const char *dest)
+{
+    /* The default backend, as pv_store_open() uses: there is no store open yet. */
+    return pv_store_sqlite.copy_keys(src_dir, dest);
+}

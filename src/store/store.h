@@ -74,6 +74,13 @@ struct pv_store_ops {
     int64_t (*changes)(struct pv_conn *c);
     /* Bring the files to a durable, compact state (WAL checkpoint). */
     int (*checkpoint)(struct pv_conn *c);
+    /*
+     * A consistent copy of the store's data (keys 0) or of its data keys
+     * (keys 1), taken while others keep writing, as one new file at dest.
+     */
+    int (*snapshot)(struct pv_store *s, int keys, const char *dest);
+    /* A consistent copy of the data-key file of another data directory into dest. */
+    int (*copy_keys)(const char *src_dir, const char *dest);
 };
 
 /* Every store begins with this header; backends extend it. */
@@ -91,6 +98,12 @@ void pv_store_close(struct pv_store *s);
 int pv_store_reader(struct pv_store *s, struct pv_conn **out);
 /* Whether this thread's reader connection has a statement in progress. */
 int pv_store_reader_busy(struct pv_store *s);
+/*
+ * Let this process's row caches (store/cache.c) take in every write committed
+ * so far, by any process: the server calls it at the start of each request,
+ * before any look-up. The caches stay off in a process until its first call.
+ */
+int pv_store_cache_sync(struct pv_store *s);
 /* A connection of one's own (the committer's writer, CLI tools). */
 int pv_store_conn_open(struct pv_store *s, int writer, struct pv_conn **out);
 void pv_store_conn_close(struct pv_conn *c);
@@ -230,6 +243,7 @@ struct pv_session {
     char id[PV_ID_MAX]; /* names the session in audit entries */
     char user_id[PV_ID_MAX];
     int64_t created, expires;
+    int64_t last_seen; /* the last activity recorded (pv_store_session_touch), else created */
 };
 
 int pv_store_session_put(struct pv_conn *c, const struct pv_session *s);
@@ -291,5 +305,300 @@ int pv_store_checkpoint_scan(struct pv_conn *c, int (*cb)(const struct pv_checkp
                              void *arg);
 int pv_store_head_put(struct pv_conn *c, const struct pv_checkpoint *k);
 int pv_store_head_get(struct pv_conn *c, struct pv_checkpoint *out);
+
+/* ---- who acts for whom (store/access.c) ------------------------------------------ */
+
+#define PV_GRANT_REASON_SEALED_MAX (1024 + 64)
+#define PV_GRANT_NOTE_SEALED_MAX (2048 + 64)
+
+/* A guardian: a user who acts for a minor subject. */
+struct pv_guardian {
+    char subject_id[PV_ID_MAX];
+    char user_id[PV_ID_MAX];
+    char relationship[32]; /* parent, legal_guardian, ... */
+    char verification[32]; /* how parental consent was verified; "" if it was not */
+    int64_t created;
+};
+
+int pv_store_guardian_put(struct pv_conn *c, const struct pv_guardian *g);
+/* 0 if user is a guardian of subject, PV_ENOTFOUND if not. */
+int pv_store_guardian_get(struct pv_conn *c, const char *subject_id, const char *user_id,
+                          struct pv_guardian *out);
+/* 0 if a guardian of the subject gave verified parental consent, PV_ENOTFOUND if none did. */
+int pv_store_guardian_consent(struct pv_conn *c, const char *subject_id);
+
+/* A subject's status, between active and restricted (PV_ENOTFOUND for a subject in any
+ * other), and their sealed birth date (PV_ENOTFOUND once erased). */
+int pv_store_subject_set_status(struct pv_conn *c, const char *id, const char *status, int64_t now);
+int pv_store_subject_set_birth_date(struct pv_conn *c, const char *id, const unsigned char *sealed,
+                                    size_t len, int64_t now);
+/*
+ * Erase a subject: their records, index entries, assignments, guardians,
+ * break-glass grants, visibility, their own user accounts and sessions, and
+ * their data keys (so every copy of their sealed data becomes unreadable);
+ * the subject row stays with status "erased" and no birth date.
+ */
+int pv_store_subject_erase(struct pv_conn *c, const char *id, int64_t now);
+
+/* Profile visibility: a row while the subject's profile is viewable by providers. */
+int pv_store_visibility_set(struct pv_conn *c, const char *subject_id, int visible, int64_t now);
+/* 0 if visible, PV_ENOTFOUND if not. */
+int pv_store_visibility_get(struct pv_conn *c, const char *subject_id);
+
+/* A break-glass grant, which is also the review the privacy officer closes. */
+struct pv_grant {
+    char id[PV_ID_MAX];
+    char subject_id[PV_ID_MAX];
+    char user_id[PV_ID_MAX];
+    int64_t opened, expires;
+    unsigned char reason[PV_GRANT_REASON_SEALED_MAX]; /* sealed under the subject's key */
+    size_t reason_len;
+    char state[16];   /* open, closed */
+    char finding[32]; /* when closed */
+    unsigned char note[PV_GRANT_NOTE_SEALED_MAX];
+    size_t note_len;
+    char closed_by[PV_ID_MAX];
+    int64_t closed_at;
+};
+
+int pv_store_grant_put(struct pv_conn *c, const struct pv_grant *g);
+/* 0 if user holds an open grant on subject that has not expired at now, else PV_ENOTFOUND. */
+int pv_store_grant_active(struct pv_conn *c, const char *subject_id, const char *user_id,
+                          int64_t now);
+int pv_store_grant_get(struct pv_conn *c, const char *id, struct pv_grant *out);
+/* Grants in a state ("open", "closed"; NULL: all), oldest first, at most limit. */
+int pv_store_grant_list(struct pv_conn *c, const char *state, int limit,
+                        int (*cb)(const struct pv_grant *g, void *arg), void *arg);
+/* Close an open grant with a finding (its access ends); PV_ENOTFOUND if none is open. */
+int pv_store_grant_close(struct pv_conn *c, const char *id, const char *finding,
+                         const unsigned char *note, size_t note_len, const char *closed_by,
+                         int64_t now);
+
+/* ---- credentials (store/credentials.c) ---------------------------------------------- */
+
+/* A service API key; the key itself is never stored, only its hash. */
+struct pv_apikey {
+    char id[PV_ID_MAX];
+    char name[32];
+    unsigned char hash[PV_HASH_BYTES];
+    char roles[1024];    /* comma-separated role names */
+    char purposes[1024]; /* comma-separated purpose names */
+    int64_t created;
+    char created_by[PV_ID_MAX];
+    int revoked;
+};
+
+int pv_store_apikey_put(struct pv_conn *c, const struct pv_apikey *k);
+int pv_store_apikey_by_hash(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
+                            struct pv_apikey *out);
+int pv_store_apikey_list(struct pv_conn *c, int (*cb)(const struct pv_apikey *k, void *arg),
+                         void *arg);
+/* PV_ENOTFOUND if there is no such key or it is revoked already. */
+int pv_store_apikey_revoke(struct pv_conn *c, const char *id);
+
+#define PV_TOTP_SEALED_MAX (PV_TOTP_SECRET_BYTES + PV_SEAL_OVERHEAD)
+
+/* A user's TOTP secret, sealed under the system key. */
+struct pv_totp {
+    char user_id[PV_ID_MAX];
+    unsigned char sealed[PV_TOTP_SEALED_MAX];
+    size_t sealed_len;
+    int confirmed;     /* the user proved they hold it */
+    int64_t last_step; /* the last time step used: codes of it or before are refused */
+    int64_t created;
+};
+
+/* Store a new (unconfirmed) secret, replacing an unconfirmed one; PV_EEXIST if confirmed. */
+int pv_store_totp_put(struct pv_conn *c, const struct pv_totp *t);
+int pv_store_totp_get(struct pv_conn *c, const char *user_id, struct pv_totp *out);
+/* Mark the secret confirmed (confirm) and record step as used, only if step > last_step:
+ * PV_ECONFLICT if the step was used already (a replayed code). */
+int pv_store_totp_use(struct pv_conn *c, const char *user_id, int64_t step, int confirm);
+int pv_store_totp_delete(struct pv_conn *c, const char *user_id);
+
+/* Record activity on a session (the idle timeout counts from it). */
+int pv_store_session_touch(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES], int64_t now);
+/* End every session of a user. */
+int pv_store_session_delete_user(struct pv_conn *c, const char *user_id);
+/* ---- the consent ledger (consents.c) -------------------------------------------- */
+
+#define PV_EVIDENCE_SEALED_MAX 2304 /* 2,048 bytes of evidence text, sealed, JSON-quoted */
+
+/*
+ * One grant or withdrawal. The ledger is append-only: there is a put and
+ * no update or delete (the SQLite schema refuses both with triggers).
+ */
+struct pv_consent_row {
+    int64_t seq;        /* order of recording */
+    char id[PV_ID_MAX]; /* "cns_..." */
+    char subject_id[PV_ID_MAX];
+    char kind[64];              /* the policy's consent kind */
+    int granted;                /* 1: granted, 0: withdrawn */
+    int64_t ts;                 /* milliseconds */
+    char source[PV_SOURCE_MAX]; /* web, app, staff, phone, written, api, sms, link, gpc */
+    char policy_version[40];    /* in force when recorded; for acceptance, the version accepted */
+    char actor[PV_ID_MAX];      /* user id, or the channel the person used: "sms", "link" */
+    unsigned char evidence[PV_EVIDENCE_SEALED_MAX]; /* sealed; evidence_len 0 if none */
+    size_t evidence_len;
+};
+
+int pv_store_consent_put(struct pv_conn *c, const struct pv_consent_row *r);
+/* A subject's entries oldest first; of one kind, or of all when kind is NULL. */
+int pv_store_consent_list(struct pv_conn *c, const char *subject_id, const char *kind,
+                          int (*cb)(const struct pv_consent_row *r, void *arg), void *arg);
+/* The latest entry of each kind a subject has any of (evidence not read). */
+int pv_store_consent_latest(struct pv_conn *c, const char *subject_id,
+                            int (*cb)(const struct pv_consent_row *r, void *arg), void *arg);
+
+/* Numbers that texted STOP (and START again), by the blind index of the number. */
+int pv_store_sms_optout_put(struct pv_conn *c, const unsigned char digest[PV_HASH_BYTES],
+                            int stopped, int64_t now);
+/* *stopped: 1 if the number's latest keyword stopped it, else 0 (also when it never texted). */
+int pv_store_sms_optout_get(struct pv_conn *c, const unsigned char digest[PV_HASH_BYTES],
+                            int *stopped);
+
+/* Confidential communications: the channels a person allows, and addresses of their own. */
+#define PV_PREFS_SEALED_MAX 2304
+
+struct pv_contact_prefs {
+    char subject_id[PV_ID_MAX];
+    unsigned channels; /* bit c: channel c allowed; 0: no choice made (all allowed) */
+    unsigned char addresses[PV_PREFS_SEALED_MAX]; /* sealed JSON {channel: address}; may be empty */
+    size_t addresses_len;
+    int64_t ts;
+    char actor[PV_ID_MAX];
+};
+
+/* Appended: the latest row is in force, earlier ones stay as history. */
+int pv_store_contact_prefs_put(struct pv_conn *c, const struct pv_contact_prefs *p);
+int pv_store_contact_prefs_get(struct pv_conn *c, const char *subject_id,
+                               struct pv_contact_prefs *out);
+
+/* ---- policy versions (consents.c) ------------------------------------------------ */
+
+/* One version in force on this data directory, from in_force_at on. */
+struct pv_policy_era {
+    int64_t seq;
+    char version[40];
+    int64_t in_force_at; /* milliseconds */
+};
+
+int pv_store_policy_history_put(struct pv_conn *c, const char *version, int64_t in_force_at);
+int pv_store_policy_history_list(struct pv_conn *c,
+                                 int (*cb)(const struct pv_policy_era *e, void *arg), void *arg);
+/* The text of a version once loaded (kept by pv_store_policy_put). */
+int pv_store_policy_text_get(struct pv_conn *c, const char *version, struct pv_buf *out);
+/* A subject was notified of a version. */
+int pv_store_policy_notice_put(struct pv_conn *c, const char *subject_id, const char *version,
+                               const char *channel, const char *actor, int64_t now);
+int pv_store_policy_notice_list(struct pv_conn *c, const char *subject_id,
+                                int (*cb)(const char *version, int64_t ts, const char *channel,
+                                          void *arg),
+                                void *arg);
+/* ---- retention, closing and erasure (retention.c) ------------------------------ */
+
+/* A snapshot of the data (keys 0) or the data keys (keys 1) into the new file dest. */
+int pv_store_snapshot(struct pv_store *s, int keys, const char *dest);
+/* A consistent copy of src_dir's data-key file into the new file dest. */
+int pv_store_copy_keys(const char *src_dir, const char *dest);
+
+int pv_store_subject_count(struct pv_conn *c);
+/* Subjects with an id after after ("" from the start), at most limit, in id order. */
+int pv_store_subject_scan(struct pv_conn *c, const char *after, int limit,
+                          int (*cb)(const char *id, const char *status, void *arg), void *arg);
+/* Close an active or restricted subject's account (PV_ENOTFOUND for a subject in any other). */
+int pv_store_subject_close(struct pv_conn *c, const char *id, int64_t now);
+
+/* When and by whom a subject's account was closed. */
+int pv_store_closure_put(struct pv_conn *c, const char *subject_id, int64_t closed_at,
+                         const char *closed_by);
+/* PV_ENOTFOUND if the account was never closed. */
+int pv_store_closure_get(struct pv_conn *c, const char *subject_id, int64_t *closed_at);
+
+/*
+ * Rows of a subject: records (usage 0) or usage events (usage 1), of every
+ * collection, in creation order; cb sees each in turn.
+ */
+int pv_store_rows_of_subject(struct pv_conn *c, int usage, const char *subject_id,
+                             int (*cb)(const struct pv_record *r, void *arg), void *arg);
+/* One row by id (any collection); PV_ENOTFOUND if none. */
+int pv_store_row_get(struct pv_conn *c, int usage, const char *subject_id, const char *id,
+                     struct pv_record *out);
+/* Replace a row's body and categories, keeping its times (retention trims fields). */
+int pv_store_row_set_body(struct pv_conn *c, int usage, const struct pv_record *r,
+                          const char *categories);
+int pv_store_row_delete(struct pv_conn *c, int usage, const char *subject_id, const char *id);
+/* How many records and usage events a subject has left. */
+int pv_store_subject_rows(struct pv_conn *c, const char *subject_id, int64_t *n);
+/* The creation time of the subject's newest record of collection; 0 if none. */
+int pv_store_record_last_created(struct pv_conn *c, const char *subject_id, const char *collection,
+                                 int64_t *ms);
+
+/* A subject's blind-index entries under index (a category key; NULL: every index). */
+int pv_store_index_delete(struct pv_conn *c, const char *subject_id, const char *index);
+/* The user accounts linked to a subject: disabled, and signed out. */
+int pv_store_user_disable_subject(struct pv_conn *c, const char *subject_id);
+
+/* ---- legal holds (retention.c) ------------------------------------------------------ */
+
+#define PV_HOLD_REASON_MAX 500
+#define PV_HOLD_REASON_SEALED_MAX (PV_HOLD_REASON_MAX + PV_SEAL_OVERHEAD)
+
+struct pv_hold {
+    char id[PV_ID_MAX];
+    char subject_id[PV_ID_MAX];
+    unsigned char reason[PV_HOLD_REASON_SEALED_MAX]; /* sealed under the subject's key */
+    size_t reason_len;
+    char placed_by[PV_ID_MAX]; /* user id */
+    int64_t placed_at;
+    int64_t until;       /* ms; 0: until released */
+    int64_t released_at; /* 0: in force unless until has passed */
+    char released_by[PV_ID_MAX];
+};
+
+int pv_store_hold_put(struct pv_conn *c, const struct pv_hold *h);
+int pv_store_hold_get(struct pv_conn *c, const char *subject_id, const char *id,
+                      struct pv_hold *out);
+int pv_store_hold_list(struct pv_conn *c, const char *subject_id,
+                       int (*cb)(const struct pv_hold *h, void *arg), void *arg);
+/* PV_ENOTFOUND if there is no such hold in force. */
+int pv_store_hold_release(struct pv_conn *c, const char *subject_id, const char *id, const char *by,
+                          int64_t now);
+/* 0 if a hold on the subject is in force at now, PV_ENOTFOUND if none. */
+int pv_store_hold_active(struct pv_conn *c, const char *subject_id, int64_t now);
+
+/* ---- data keys: destruction and rotation (retention.c) ----------------------------- */
+
+/* Destroy every data key of a subject: what they sealed can never be opened again. */
+int pv_store_key_delete(struct pv_conn *c, const char *subject_id);
+/* Keys not wrapped by master_version, at most limit (owner, key) in turn. */
+int pv_store_key_scan_other(struct pv_conn *c, uint32_t master_version, int limit,
+                            int (*cb)(const char *owner, const struct pv_subject_key *k, void *arg),
+                            void *arg);
+/* Every key, in owner order. */
+int pv_store_key_scan(struct pv_conn *c,
+                      int (*cb)(const char *owner, const struct pv_subject_key *k, void *arg),
+                      void *arg);
+/* Replace the wrapping of one key (same data-key version). */
+int pv_store_key_rewrap(struct pv_conn *c, const char *owner, const struct pv_subject_key *k);
+
+/* ---- usage data and de-identified rows (usage.c) ----------------------------------- */
+
+/* Usage events are rows of their own table, shaped like records (collection "usage"). */
+int pv_store_usage_put(struct pv_conn *c, const struct pv_record *r, const char *categories);
+int pv_store_usage_list(struct pv_conn *c, const char *subject_id, const char *after, int limit,
+                        int (*cb)(const struct pv_record *r, void *arg), void *arg);
+
+/* A record kept apart from its person once retention ended (body sealed under "sys"). */
+struct pv_deid {
+    char id[PV_ID_MAX];
+    char collection[64];
+    char period[8]; /* YYYY-MM of the original record */
+    struct pv_buf body;
+};
+
+int pv_store_deid_put(struct pv_conn *c, const struct pv_deid *d, const char *categories);
+int pv_store_deid_list(struct pv_conn *c, const char *collection, const char *after, int limit,
+                       int (*cb)(const struct pv_deid *d, void *arg), void *arg);
 
 #endif

@@ -34,7 +34,6 @@ enum pv_cache_kind {
     PV_CACHE_SESSION, /* token hash -> struct pv_cache_session */
     PV_CACHE_ASSIGN,  /* subject id, user id -> assigned */
     PV_CACHE_SUBJECT, /* subject id -> struct pv_subject */
-    PV_CACHE_KEY,     /* subject id -> struct pv_subject_key */
     PV_CACHE_KINDS
 };
 

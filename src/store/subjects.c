@@ -168,18 +168,10 @@ int
 pv_store_key_get(struct pv_conn *c, const char *subject_id, struct pv_subject_key *out)
 {
     struct pv_stmt *st;
-    char key[PV_ID_MAX];
-    uint64_t stamp = 0;
     const void *b;
     size_t n;
-    int rc, cached = c->cache && id_key(subject_id, key);
+    int rc;
 
-    /* Wrapped keys only: a data key is never kept in the clear. */
-    if (cached) {
-        if (pv_cache_get(c->cache, PV_CACHE_KEY, key, out) == 0)
-            return 0;
-        stamp = pv_cache_gen(c->cache, PV_CACHE_KEY);
-    }
     PREP(c, &q_key_get, st);
     pv_stmt_text(st, 1, subject_id);
     rc = pv_stmt_step(st);
@@ -197,8 +189,6 @@ pv_store_key_get(struct pv_conn *c, const char *subject_id, struct pv_subject_ke
         rc = PV_ENOTFOUND;
     }
     pv_stmt_reset(st);
-    if (rc == 0 && cached)
-        pv_cache_put(c->cache, PV_CACHE_KEY, key, out, stamp);
     return rc;
 }
 

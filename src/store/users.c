@@ -18,9 +18,12 @@ static struct pv_sql q_list = PV_SQL("SELECT " USER_COLS " FROM users u ORDER BY
 static struct pv_sql q_session_put =
     PV_SQL("INSERT INTO sessions(token_hash, id, user_id, created, expires) VALUES(?, ?, ?, ?, ?)");
 static struct pv_sql q_session_get =
-    PV_SQL("SELECT s.id, s.user_id, s.created, s.expires, " USER_COLS
-           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?");
+    PV_SQL("SELECT s.id, s.user_id, s.created, s.expires, " USER_COLS ", a.last_seen"
+           " FROM sessions s JOIN users u ON u.id = s.user_id"
+           " LEFT JOIN session_seen a ON a.token_hash = s.token_hash WHERE s.token_hash = ?");
 static struct pv_sql q_session_delete = PV_SQL("DELETE FROM sessions WHERE token_hash = ?");
+static struct pv_sql q_session_seen_delete =
+    PV_SQL("DELETE FROM session_seen WHERE token_hash = ?");
 static struct pv_sql q_session_purge = PV_SQL("DELETE FROM sessions WHERE expires < ?");
 
 int
@@ -195,6 +198,7 @@ pv_store_session_get(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
         s.expires = pv_col_int(st, 3);
         if (rc == 0)
             rc = row_to_user(st, 4, &u);
+        s.last_seen = pv_col_is_null(st, 12) ? s.created : pv_col_int(st, 12);
     } else if (rc == 0) {
         rc = PV_ENOTFOUND;
     }
@@ -215,8 +219,13 @@ int
 pv_store_session_delete(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES])
 {
     struct pv_stmt *st;
+    int rc;
 
     PREP(c, &q_session_delete, st);
+    pv_stmt_blob(st, 1, hash, PV_HASH_BYTES);
+    if ((rc = pv_stmt_run(st)) != 0)
+        return rc;
+    PREP(c, &q_session_seen_delete, st);
     pv_stmt_blob(st, 1, hash, PV_HASH_BYTES);
     return pv_stmt_run(st);
 }

@@ -39,69 +39,203 @@ safe_id(const char *s, const char *prefix)
     return s && pv_id_valid(s, prefix) ? s : "";
 }
 
+/* The role a service key acts in for a purpose: the first of its roles the purpose allows. */
+static int
+actor_role(const struct pv_policy *p, const struct pv_actor *act, int purpose)
+{
+    if (!act->key || purpose < 0)
+        return act->role;
+    for (int i = 0; i < p->nroles; i++)
+        if ((act->key_roles & (1u << i)) && (p->purposes[purpose].roles & (1u << i)))
+            return i;
+    return act->role;
+}
+
+/*
+ * Gather the facts of an access: the one place that reads what a decision
+ * depends on. Facts that can matter only to some actors (a guardianship, a
+ * break-glass grant, a visible profile, the subject's age) are read only
+ * for them. *exists tells whether the subject exists and is not erased.
+ */
+static int
+gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, struct pv_facts *f,
+       int *exists)
+{
+    const struct pv_policy *p = v->policy;
+    const struct pv_actor *act = call->actor;
+    int purpose = call->purpose ? pv_policy_purpose(p, call->purpose) : -1, rc, known;
+    struct pv_guardian g;
+    struct pv_subject s;
+    struct pv_conn *c;
+    enum pv_scope scope;
+
+    memset(f, 0, sizeof *f);
+    f->role = act ? actor_role(p, act, purpose) : -1;
+    f->purpose = call->purpose;
+    f->action = a->action;
+    f->collection = a->collection;
+    f->fields = a->fields;
+    f->undeclared = a->undeclared;
+    f->policy_version = a->policy_version;
+    f->age = a->age;
+    f->enroll_guardian = a->enroll_guardian;
+    f->guardian_age = a->guardian_age;
+    f->parental_consent = a->parental_consent;
+    f->birth_date_change = a->birth_date_change;
+    *exists = a->subject_exists;
+    if (act == NULL)
+        return 0;
+    f->key = act->key;
+    f->key_purpose =
+        act->key && purpose >= 0 && purpose < 64 && ((act->key_purposes >> purpose) & 1);
+    f->has_subject = act->subject_id[0] != '\0';
+    if (a->subject == NULL)
+        return 0;
+    f->self = f->has_subject && strcmp(act->subject_id, a->subject) == 0;
+    /* The consent ledger is a fact of every decision about a subject. */
+    if (a->action != PV_ACT_ENROLL && (rc = pv_consent_facts(v, p, a->subject, &f->consents)) != 0)
+        return rc;
+    if ((rc = pv_store_reader(v->store, &c)) != 0)
+        return rc;
+    if (*exists && a->action != PV_ACT_ENROLL) {
+        rc = pv_store_subject_get(c, a->subject, &s);
+        if (rc != 0 && rc != PV_ENOTFOUND)
+            return rc;
+        /* An erased subject is gone; a restricted one's data is only stored. */
+        *exists = rc == 0 && strcmp(s.status, "erased") != 0;
+        f->restricted = *exists && strcmp(s.status, "restricted") == 0;
+    }
+    /* A subject being enrolled has no grants, guardians or age on record yet. */
+    known = *exists && a->action != PV_ACT_ENROLL;
+    /* A legal hold blocks deletion: the decision refuses it, and the refusal is audited. */
+    if (known && a->action == PV_ACT_DELETE) {
+        rc = pv_store_hold_active(c, a->subject, pv_now_ms());
+        if (rc != 0 && rc != PV_ENOTFOUND)
+            return rc;
+        f->held = rc == 0;
+    }
+    scope = p->roles[f->role].scope;
+    if (scope == PV_SCOPE_ASSIGNED) {
+        rc = pv_store_assign_get(c, a->subject, act->user_id);
+        if (rc != 0 && rc != PV_ENOTFOUND)
+            return rc;
+        f->assigned = rc == 0;
+        if (!f->assigned && known && purpose >= 0 && purpose == p->break_glass.purpose) {
+            rc = pv_store_grant_active(c, a->subject, act->user_id, pv_now_ms());
+            if (rc != 0 && rc != PV_ENOTFOUND)
+                return rc;
+            f->break_glass = rc == 0;
+        }
+        if (!f->assigned && known && a->action == PV_ACT_READ && a->collection == v->profile) {
+            rc = pv_store_visibility_get(c, a->subject);
+            if (rc != 0 && rc != PV_ENOTFOUND)
+                return rc;
+            f->profile_visible = rc == 0;
+        }
+    }
+    if (scope == PV_SCOPE_SELF && !f->self && known && !act->key) {
+        rc = pv_store_guardian_get(c, a->subject, act->user_id, &g);
+        if (rc != 0 && rc != PV_ENOTFOUND)
+            return rc;
+        f->guardian = rc == 0;
+    }
+    /* The age: for the minors rules, and because a guardian's authority ends at adulthood. */
+    if (known && (f->guardian || p->minors.features)) {
+        if ((rc = pv_subject_age(v, c, &s, &f->subject_age)) != 0)
+            return rc;
+        f->subject_age_known = 1;
+    }
+    return 0;
+}
+
+static int
+decide(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, struct pv_facts *f,
+       struct pv_decision *d)
+{
+    int rc, exists;
+
+    if ((rc = gather(v, call, a, f, &exists)) != 0)
+        return rc;
+    if (a->more)
+        pv_facts_merge(f, a->more);
+    pv_policy_decide(v->policy, f, d);
+    if (d->permit && a->subject && !exists) {
+        d->permit = 0;
+        d->err = PV_ENOTFOUND;
+        d->reason = "no-such-subject";
+        d->fields = 0;
+        d->erase = 0;
+    }
+    /* A person still governed by an earlier version: the stricter outcome stands. */
+    if (d->permit && a->subject && (rc = pv_versions_check(v, call, a, f, d)) != 0)
+        return rc;
+    return 0;
+}
+
+int
+pv_access_preview(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
+                  struct pv_decision *d)
+{
+    struct pv_facts f;
+
+    return decide(v, call, a, &f, d);
+}
+
 int
 pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, pv_apply_fn apply,
           void *arg, struct pv_decision *dout)
 {
     const struct pv_policy *p = v->policy;
     const struct pv_actor *act = call->actor;
-    struct pv_audit_row row;
+    struct pv_audit_row rows[2];
     struct pv_decision d;
     struct pv_facts f;
-    struct pv_conn *c;
     struct pv_buf cats;
-    int rc;
+    int rc, n = 1;
 
-    memset(&f, 0, sizeof f);
-    f.role = act ? act->role : -1;
-    f.purpose = call->purpose;
-    f.action = a->action;
-    f.collection = a->collection;
-    f.fields = a->fields;
-    f.undeclared = a->undeclared;
-    f.policy_version = a->policy_version;
-    f.age = a->age;
-    if (act) {
-        f.has_subject = act->subject_id[0] != '\0';
-        if (a->subject) {
-            f.self = f.has_subject && strcmp(act->subject_id, a->subject) == 0;
-            if (p->roles[act->role].scope == PV_SCOPE_ASSIGNED) {
-                if ((rc = pv_store_reader(v->store, &c)) != 0)
-                    return rc;
-                rc = pv_store_assign_get(c, a->subject, act->user_id);
-                if (rc != 0 && rc != PV_ENOTFOUND)
-                    return rc;
-                f.assigned = rc == 0;
-            }
-        }
-    }
-    pv_policy_decide(p, &f, &d);
-    if (d.permit && a->subject && !a->subject_exists) {
-        d.permit = 0;
-        d.err = PV_ENOTFOUND;
-        d.reason = "no-such-subject";
-        d.fields = 0;
-    }
-
+    if ((rc = decide(v, call, a, &f, &d)) != 0)
+        return rc;
     pv_buf_init(&cats, 4096);
-    rc =
-        pv_vault_categories(v, a->collection, d.permit ? (a->fields | d.fields) : a->fields, &cats);
-    memset(&row, 0, sizeof row);
-    row.actor = act ? act->user_id : "anonymous";
-    row.role = act ? p->roles[act->role].name : "";
-    row.credential = act ? act->session_id : "";
-    row.action = a->audit_action;
+    /* Collected usage data names what is stored, not what the consent gate dropped. */
+    rc = pv_vault_categories(v, a->collection,
+                             !d.permit                     ? a->fields
+                             : a->action == PV_ACT_COLLECT ? d.fields
+                                                           : (a->fields | d.fields),
+                             &cats);
+    memset(rows, 0, sizeof rows);
+    rows[0].actor = act ? act->user_id : "anonymous";
+    rows[0].role = act ? p->roles[f.role].name : "";
+    rows[0].credential = act ? act->session_id : "";
+    rows[0].action = a->audit_action;
     /* A refused enrollment created no subject: its would-be id names nothing. */
-    row.subject = a->action == PV_ACT_ENROLL && !d.permit ? "" : safe_id(a->subject, "sub");
-    row.collection = a->collection >= 0 ? p->collections[a->collection].name : "";
-    row.record = a->record && pv_id_valid(a->record, "usr") ? a->record : safe_id(a->record, "rec");
-    row.categories = cats.data ? cats.data : "";
+    rows[0].subject = a->action == PV_ACT_ENROLL && !d.permit ? "" : safe_id(a->subject, "sub");
+    rows[0].collection = a->audit_collection  ? a->audit_collection
+                         : a->collection >= 0 ? p->collections[a->collection].name
+                                              : "";
+    rows[0].record = a->record && (pv_id_valid(a->record, "usr") || pv_id_valid(a->record, "brk") ||
+                                   pv_id_valid(a->record, "cns") || pv_id_valid(a->record, "hld"))
+                         ? a->record
+                         : safe_id(a->record, "rec");
+    rows[0].recipient = a->audit_recipient ? a->audit_recipient : "";
+    rows[0].categories = cats.data ? cats.data : "";
     /* A purpose the policy does not know is client text: it is not logged. */
-    row.purpose = d.purpose >= 0 ? p->purposes[d.purpose].key : call->purpose ? "?" : "";
-    row.decision = d.permit ? "permit" : "deny";
-    row.reason = d.reason;
+    rows[0].purpose = d.purpose >= 0 ? p->purposes[d.purpose].key : call->purpose ? "?" : "";
+    rows[0].decision = d.permit ? "permit" : "deny";
+    rows[0].reason = d.reason;
+    if (d.permit && d.erase) {
+        /* The erasure the decision orders is an entry of its own, in the same commit. */
+        rows[1].actor = "system";
+        rows[1].action = "subject.erase";
+        rows[1].subject = rows[0].subject;
+        rows[1].purpose = rows[0].purpose;
+        rows[1].decision = "permit";
+        rows[1].reason = d.reason;
+        n = 2;
+    }
+    if (a->decided)
+        *a->decided = d;
     if (rc == 0)
-        rc = pv_audit_commit(v->audit, &row, 1, d.permit ? apply : NULL, arg);
+        rc = pv_audit_commit(v->audit, rows, n, d.permit ? apply : NULL, arg);
     pv_buf_fini(&cats);
     if (rc == PV_EAUDIT || rc == PV_EUNAVAIL || rc == PV_ENOMEM)
         return PV_EAUDIT;

@@ -115,6 +115,10 @@ collection_of(struct pv_vault *v, struct pv_call *call, const char *name, const 
 {
     int ci = pv_policy_collection(v->policy, name);
 
+    if (ci >= 0 && ci == v->policy->usage) {
+        call->detail = "usage data is kept apart: /v1/subjects/{id}/usage collects and lists it";
+        return pv_access_reject(v, call, action, subject, "usage-collection", PV_ECONFLICT);
+    }
     if (ci >= 0)
         return ci;
     call->detail = "the policy declares no such collection";
@@ -317,12 +321,11 @@ struct update {
     struct pv_buf cats;
 };
 
-/* Merge the patch into the record as it is inside the transaction. */
-static int
-apply_update(struct pv_conn *w, void *arg)
+int
+pv_record_patch(struct pv_vault *v, struct pv_conn *w, int ci, const struct pv_buf *patch,
+                uint64_t set, uint64_t nulls, struct pv_record *r, struct pv_buf *cats)
 {
-    struct update *u = arg;
-    const struct pv_collection *col = &u->v->policy->collections[u->ci];
+    const struct pv_collection *col = &v->policy->collections[ci];
     struct pv_buf old;
     const unsigned char *s;
     uint64_t present = 0;
@@ -330,34 +333,43 @@ apply_update(struct pv_conn *w, void *arg)
     int rc;
 
     pv_buf_init(&old, PV_RECORD_BODY_MAX);
-    rc = pv_store_record_get(w, u->r.subject_id, u->r.collection, u->r.id, &u->r);
+    rc = pv_store_record_get(w, r->subject_id, r->collection, r->id, r);
     if (rc == 0) {
-        /* u->r.body now holds the stored body; build the new one from it and the patch. */
-        rc = pv_buf_append(&old, u->r.body.data, u->r.body.len);
-        pv_buf_reset(&u->r.body);
+        /* r->body now holds the stored body; build the new one from it and the patch. */
+        rc = pv_buf_append(&old, r->body.data, r->body.len);
+        pv_buf_reset(&r->body);
     }
     for (int i = 0; rc == 0 && i < col->nfields; i++) {
         uint64_t bit = UINT64_C(1) << i;
         const char *name = col->fields[i].name;
-        if (u->fs.mask & bit)
-            rc = pv_body_find(&u->patch, name, &s, &n);
-        else if (u->fs.nulls & bit)
+        if (set & bit)
+            rc = pv_body_find(patch, name, &s, &n);
+        else if (nulls & bit)
             continue;
         else if ((rc = pv_body_find(&old, name, &s, &n)) == PV_ENOTFOUND) {
             rc = 0;
             continue;
         }
         if (rc == 0)
-            rc = pv_body_add(&u->r.body, name, s, n);
+            rc = pv_body_add(&r->body, name, s, n);
         present |= bit;
     }
     pv_buf_fini(&old);
     if (rc == 0)
-        rc = pv_vault_categories(u->v, u->ci, present, &u->cats);
-    u->r.updated = pv_now_ms();
+        rc = pv_vault_categories(v, ci, present, cats);
+    r->updated = pv_now_ms();
     if (rc == 0)
-        rc = pv_store_record_update(w, &u->r, u->cats.data ? u->cats.data : "");
+        rc = pv_store_record_update(w, r, cats->data ? cats->data : "");
     return rc;
+}
+
+/* Merge the patch into the record as it is inside the transaction. */
+static int
+apply_update(struct pv_conn *w, void *arg)
+{
+    struct update *u = arg;
+
+    return pv_record_patch(u->v, w, u->ci, &u->patch, u->fs.mask, u->fs.nulls, &u->r, &u->cats);
 }
 
 int
@@ -386,6 +398,11 @@ pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *sub
         call->detail = "the body names no field to change";
         rc = PV_EINVAL;
     }
+    if (rc == 0 && ci == v->profile && ((u->fs.mask | u->fs.nulls) & pv_dob_field_mask(v))) {
+        /* The birth date drives the age rules: it changes through one path, which applies them. */
+        call->detail = "change the birth date with PUT /v1/subjects/{id}/birth-date";
+        rc = PV_ECONFLICT;
+    }
     if (rc == 0)
         rc = pv_store_reader(v->store, &c);
     if (rc == 0) {
@@ -403,6 +420,8 @@ pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *sub
     }
     if (rc == 0 && (*out = record_json(v, &dk, ci, &u->r, d.fields)) == NULL)
         rc = PV_ENOMEM;
+    if (rc == 0 && u->fs.nulls)
+        pv_vault_scrub(v); /* removed values: gone from the write-ahead log too */
     pv_dkey_wipe(&dk);
     pv_buf_fini(&u->patch);
     pv_buf_fini(&u->r.body);
@@ -441,5 +460,7 @@ pv_vault_record_delete(struct pv_vault *v, struct pv_call *call, const char *sub
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
     record_access(&a, PV_ACT_DELETE, subject, ci, rid, c);
-    return pv_access(v, call, &a, apply_delete, &dl, NULL);
+    if ((rc = pv_access(v, call, &a, apply_delete, &dl, NULL)) == 0)
+        pv_vault_scrub(v); /* gone from the write-ahead log too, before the answer */
+    return rc;
 }

@@ -12,8 +12,9 @@ static const char *const sources[] = {"web", "app", "staff", "phone", "written",
 #define DOB_CATEGORY "user.demographic.date_of_birth"
 
 struct enroll {
+    struct pv_vault *v;
     struct pv_subject s;
-    struct pv_subject_key k;
+    struct pv_dkey dk; /* wrapped inside the transaction, under the master version in force */
     struct pv_record profile;
     struct pv_buf cats;
     struct {
@@ -23,6 +24,11 @@ struct enroll {
     int nidx;
     const char *link_user;   /* a patient enrolling themselves */
     const char *assign_user; /* a provider enrolling a client */
+    int has_guardian;        /* a guardian enrolls a minor and will act for them */
+    struct pv_guardian guardian;
+
+    /* The policy acceptance, appended to the consent ledger. */
+    struct pv_consent_row accepted;
 };
 
 static int
@@ -32,7 +38,7 @@ apply_enroll(struct pv_conn *w, void *arg)
     int64_t now = e->s.created;
     int rc;
 
-    if ((rc = pv_store_key_put(w, e->s.id, &e->k, now)) != 0 ||
+    if ((rc = pv_vault_key_store(e->v, w, e->s.id, &e->dk, now)) != 0 ||
         (rc = pv_store_subject_put(w, &e->s)) != 0 ||
         (rc = pv_store_record_put(w, &e->profile, e->cats.data ? e->cats.data : "")) != 0)
         return rc;
@@ -43,7 +49,9 @@ apply_enroll(struct pv_conn *w, void *arg)
         return rc;
     if (e->assign_user && (rc = pv_store_assign_put(w, e->s.id, e->assign_user, now)) != 0)
         return rc;
-    return 0;
+    if (e->has_guardian && (rc = pv_store_guardian_put(w, &e->guardian)) != 0)
+        return rc;
+    return pv_store_consent_put(w, &e->accepted);
 }
 
 /* Blind-index every indexed field of the profile. */
@@ -76,13 +84,14 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
     const char *version = json_string_value(json_object_get(body, "policy_version"));
     const char *birth = json_string_value(json_object_get(body, "birth_date"));
     const json_t *src = json_object_get(body, "source");
+    const json_t *gj = json_object_get(body, "guardian");
     json_t *profile = json_object_get(body, "profile");
     struct pv_access a;
     struct pv_fieldset fs;
     struct pv_seal_ad ad;
-    struct pv_dkey dk;
     struct enroll *e;
-    int y, m, d, rc, dob = -1;
+    int y, m, d, rc, dob = -1, guardian_age = 0, consent = 0;
+    struct pv_guardian guardian;
     size_t si;
 
     if (!json_is_object(body)) {
@@ -108,6 +117,9 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
         pv_strlcpy(call->field, "source", sizeof call->field);
         return PV_EINVAL;
     }
+    if (gj && !json_is_null(gj) &&
+        (rc = pv_guardian_parse(v, call, gj, &guardian, &guardian_age, &consent)) != 0)
+        return rc;
     /* The birth date fills the profile's date-of-birth field when one is declared. */
     profile = profile ? json_deep_copy(profile) : json_object();
     if (profile == NULL)
@@ -138,26 +150,32 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
     pv_strlcpy(e->profile.collection, "profile", sizeof e->profile.collection);
     e->profile.created = e->profile.updated = e->s.created;
 
-    /* Seal everything before asking: the committer only writes. */
-    pv_dkey_new(&dk, 1);
-    e->k.version = 1;
-    rc = pv_keyring_wrap(v->keys, e->s.id, &dk, e->k.wrapped, &e->k.master_version);
+    /* Seal everything before asking: the committer only writes (and wraps the key). */
+    e->v = v;
+    pv_dkey_new(&e->dk, 1);
     ad.subject = e->s.id;
     ad.record = "subject";
     ad.field = "birth_date";
+    rc = pv_seal(&e->dk, &ad, birth, strlen(birth), e->s.birth_date, sizeof e->s.birth_date,
+                 &e->s.birth_date_len);
     if (rc == 0)
-        rc = pv_seal(&dk, &ad, birth, strlen(birth), e->s.birth_date, sizeof e->s.birth_date,
-                     &e->s.birth_date_len);
-    if (rc == 0)
-        rc = pv_fields_seal(v, &dk, e->s.id, e->profile.id, v->profile, profile, fs.mask,
+        rc = pv_fields_seal(v, &e->dk, e->s.id, e->profile.id, v->profile, profile, fs.mask,
                             &e->profile.body);
-    pv_dkey_wipe(&dk);
     if (rc == 0)
         rc = pv_vault_categories(v, v->profile, fs.mask, &e->cats);
     if (rc == 0)
         rc = index_profile(v, profile, e);
+    if (rc == 0 && gj && !json_is_null(gj)) {
+        e->has_guardian = 1;
+        e->guardian = guardian;
+        memcpy(e->guardian.subject_id, e->s.id, sizeof e->s.id);
+    }
+    pv_consent_row_init(v, &e->accepted, e->s.id, p->consents[p->policy_kind], 1,
+                        e->s.accepted_source, act ? act->user_id : "anonymous");
+    e->accepted.ts = e->s.accepted_at;
     if (rc == 0 && act) {
-        if (p->roles[act->role].scope == PV_SCOPE_SELF)
+        /* A person enrolling their child is the child's guardian, not the child. */
+        if (p->roles[act->role].scope == PV_SCOPE_SELF && !e->has_guardian)
             e->link_user = act->user_id;
         else if (p->roles[act->role].scope == PV_SCOPE_ASSIGNED)
             e->assign_user = act->user_id;
@@ -174,6 +192,9 @@ pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, js
         a.policy_version = version;
         a.age = pv_age_years(y, m, d, pv_now());
         a.subject_exists = 1;
+        a.enroll_guardian = e->has_guardian;
+        a.guardian_age = guardian_age;
+        a.parental_consent = consent;
         rc = pv_access(v, call, &a, apply_enroll, e, NULL);
     }
     if (rc == 0) {
@@ -263,29 +284,28 @@ pv_vault_subject_get(struct pv_vault *v, struct pv_call *call, const char *id, j
 
 struct lookup {
     struct pv_vault *v;
-    struct pv_conn *c;
-    const struct pv_actor *act;
+    struct pv_call *call;
     char ids[100][PV_ID_MAX];
     int n;
 };
 
+/* A match is shown only if the caller could read that subject's profile for this purpose. */
 static int
 lookup_cb(const char *subject, void *arg)
 {
     struct lookup *l = arg;
-    enum pv_scope scope = l->v->policy->roles[l->act->role].scope;
+    struct pv_decision d;
+    struct pv_access a;
     int rc;
 
-    if (scope == PV_SCOPE_SELF && strcmp(l->act->subject_id, subject) != 0)
-        return 0;
-    if (scope == PV_SCOPE_ASSIGNED) {
-        rc = pv_store_assign_get(l->c, subject, l->act->user_id);
-        if (rc == PV_ENOTFOUND)
-            return 0;
-        if (rc != 0)
-            return rc;
-    }
-    if (l->n < (int)PV_ARRAY_LEN(l->ids))
+    memset(&a, 0, sizeof a);
+    a.action = PV_ACT_READ;
+    a.subject = subject;
+    a.collection = l->v->profile;
+    a.subject_exists = 1;
+    if ((rc = pv_access_preview(l->v, l->call, &a, &d)) != 0)
+        return rc;
+    if (d.permit && l->n < (int)PV_ARRAY_LEN(l->ids))
         pv_strlcpy(l->ids[l->n++], subject, PV_ID_MAX);
     return 0;
 }
@@ -303,6 +323,7 @@ pv_vault_subject_lookup(struct pv_vault *v, struct pv_call *call, const char *fi
     struct pv_decision d;
     struct pv_access a;
     struct lookup *l;
+    struct pv_conn *c;
     json_t *list;
     char norm[512];
     int fi = pv_policy_field(col, field), rc;
@@ -331,10 +352,10 @@ pv_vault_subject_lookup(struct pv_vault *v, struct pv_call *call, const char *fi
     if ((l = calloc(1, sizeof *l)) == NULL)
         return PV_ENOMEM;
     l->v = v;
-    l->act = act;
-    rc = pv_store_reader(v->store, &l->c);
+    l->call = call;
+    rc = pv_store_reader(v->store, &c);
     if (rc == 0)
-        rc = pv_store_index_find(l->c, cat->key, digest, lookup_cb, l);
+        rc = pv_store_index_find(c, cat->key, digest, lookup_cb, l);
     /* Each subject disclosed by the look-up gets an entry of its own, before it leaves. */
     if (rc == 0 && l->n > 0) {
         memset(rows, 0, sizeof rows);

@@ -35,6 +35,17 @@ pv_vault_subject_key(struct pv_vault *v, struct pv_conn *c, const char *subject,
 
     if (rc != 0)
         return rc;
+    if (!pv_keyring_has(v->keys, k.master_version)) {
+        /*
+         * A key rotation in another process: learn its new master version from
+         * the key file; if ours was retired meanwhile, the key row read before
+         * was rewrapped since, so read it again.
+         */
+        pv_keyring_reload(v->keys);
+        if (!pv_keyring_has(v->keys, k.master_version) &&
+            (rc = pv_store_key_get(c, subject, &k)) != 0)
+            return rc;
+    }
     return pv_keyring_unwrap(v->keys, subject, k.master_version, k.version, k.wrapped,
                              sizeof k.wrapped, dk);
 }
@@ -107,6 +118,15 @@ body_each(const struct pv_buf *body,
         p += 5 + n + len;
     }
     return 0;
+}
+
+int
+pv_body_each(const struct pv_buf *body,
+             int (*cb)(const char *name, size_t nlen, const unsigned char *s, size_t len,
+                       void *arg),
+             void *arg)
+{
+    return body_each(body, cb, arg);
 }
 
 struct find {
@@ -271,12 +291,19 @@ pv_vault_open(const struct pv_vault_config *cfg, struct pv_vault **out, struct p
     }
     v->session_ttl_ms =
         (cfg->session_ttl_s > 0 ? cfg->session_ttl_s : DEFAULT_SESSION_TTL_S) * 1000;
+    if ((rc = pv_throttle_new(&v->throttle)) != 0) {
+        free(v);
+        return rc;
+    }
     rc = cfg->policy_path ? pv_strlcpy(path, cfg->policy_path, sizeof path)
                           : path_join(path, sizeof path, v->dir, PV_FILE_POLICY);
     if (rc == 0)
         rc = pv_policy_load(path, &v->policy, errors);
     if (rc == 0)
         v->profile = pv_policy_collection(v->policy, "profile");
+    /* The policy's session lifetime, unless the command line gave one. */
+    if (rc == 0 && cfg->session_ttl_s <= 0)
+        v->session_ttl_ms = v->policy->auth.lifetime_s * 1000;
     if (rc == 0 && (rc = path_join(path, sizeof path, v->dir, PV_FILE_KEYS)) == 0) {
         rc = pv_keyring_load(path, &v->keys);
         if (rc != 0 && errors)
@@ -286,9 +313,7 @@ pv_vault_open(const struct pv_vault_config *cfg, struct pv_vault **out, struct p
         pv_buf_printf(errors, "%s: cannot open the store (%s)\n", v->dir, pv_strerror(rc));
     if (rc == 0 && (rc = path_join(path, sizeof path, v->dir, PV_FILE_AUDIT_KEY)) == 0 &&
         (rc = pv_audit_open(v->store, path, &v->audit)) != 0 && errors)
-        pv_buf_printf(errors, "%s: cannot open the audit log (%s)\n", v->dir,
-                      rc == PV_EBUSY ? "another phivault process is using this data directory"
-                                     : pv_strerror(rc));
+        pv_buf_printf(errors, "%s: cannot open the audit log (%s)\n", v->dir, pv_strerror(rc));
     if (rc == 0) {
         /* The policy in force and the system key, recorded and audited once. */
         memset(&row, 0, sizeof row);
@@ -300,6 +325,10 @@ pv_vault_open(const struct pv_vault_config *cfg, struct pv_vault **out, struct p
         if (rc == 0)
             rc = pv_audit_commit(v->audit, NULL, 0, make_system_key, v);
     }
+    if (rc == 0)
+        rc = pv_versions_open(v);
+    if (rc == 0)
+        rc = pv_comms_open(v, errors);
     if (rc != 0) {
         pv_vault_close(v);
         return rc;
@@ -313,10 +342,14 @@ pv_vault_close(struct pv_vault *v)
 {
     if (v == NULL)
         return;
+    pv_vault_maintenance_stop(v);
     pv_audit_close(v->audit);
+    pv_versions_close(v->versions);
+    pv_comms_close(v->comms);
     pv_store_close(v->store);
     pv_keyring_free(v->keys);
     pv_policy_free(v->policy);
+    pv_throttle_free(v->throttle);
     free(v);
 }
 

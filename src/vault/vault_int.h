@@ -13,7 +13,15 @@ struct pv_vault {
     struct pv_store *store;
     struct pv_audit *audit;
     int64_t session_ttl_ms;
-    int profile; /* index of the profile collection */
+    int profile;                  /* index of the profile collection */
+    struct pv_throttle *throttle; /* failed logins per user and per client address */
+
+    /* comms.c: the unsubscribe key and the SMS webhook's secret. */
+    struct pv_comms *comms;
+    /* versions.c: the policy versions in force over time. */
+    struct pv_versions *versions;
+    /* the background thread of a server (maintenance.c); NULL if none */
+    struct pv_maint *maint;
 };
 
 /* What an access is about; the facts about the actor are gathered by pv_access(). */
@@ -28,16 +36,38 @@ struct pv_access {
     const char *policy_version;
     int age;
     int subject_exists; /* the vault checked the subject exists (or is being enrolled) */
+    /* who acts for whom */
+    int enroll_guardian;         /* enroll: a guardian enrolls the person */
+    int guardian_age;            /* ...whose age this is */
+    int parental_consent;        /* enroll, birth-date change: verified parental consent */
+    int birth_date_change;       /* update: the birth date changes to one of age `age` */
+    struct pv_decision *decided; /* if set, receives the decision before apply runs */
+
+    /* Facts the service gathered itself (contact, disclosure); NULL if none. */
+    const struct pv_facts *more;
+    /* The audit entry's collection column when the access is not to a collection: a consent
+     * kind, a channel, a policy version. */
+    const char *audit_collection;
+    /* The audit entry's recipient column (a declared recipient). */
+    const char *audit_recipient;
 };
 
 /*
  * The one rule: decide, audit, then (on permit) apply in the same
  * transaction as the audit entry. Returns 0 (permitted and applied), the
  * denial's pv_err (call->reason set), PV_EAUDIT, or apply's error. d may be
- * NULL; when given it receives the decision.
+ * NULL; when given it receives a permitting decision (a->decided receives
+ * it before apply runs).
  */
 int pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
               pv_apply_fn apply, void *arg, struct pv_decision *d);
+
+/*
+ * The decision pv_access() would make, without auditing or applying it
+ * (used to filter look-up results subject by subject).
+ */
+int pv_access_preview(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
+                      struct pv_decision *d);
 
 /* Record a denial that needs no decision (e.g. an unknown collection); returns err. */
 int pv_access_reject(struct pv_vault *v, struct pv_call *call, const char *audit_action,
@@ -73,6 +103,15 @@ int pv_fields_seal(struct pv_vault *v, const struct pv_dkey *dk, const char *sub
                    const char *record, int c, const json_t *obj, uint64_t mask,
                    struct pv_buf *body);
 
+/*
+ * Inside a write transaction: merge into the stored record r (id, subject_id
+ * and collection set, body initialized) the sealed fields in set from patch,
+ * removing those in nulls, and store it with its categories (cats, empty).
+ * On return r holds the record as updated.
+ */
+int pv_record_patch(struct pv_vault *v, struct pv_conn *w, int ci, const struct pv_buf *patch,
+                    uint64_t set, uint64_t nulls, struct pv_record *r, struct pv_buf *cats);
+
 /* Packed record bodies: fields in order of the collection. */
 int pv_body_add(struct pv_buf *body, const char *field, const unsigned char *sealed, size_t len);
 /* Find field in body; *sealed points into body. PV_ENOTFOUND if absent. */
@@ -83,6 +122,18 @@ int pv_body_open(struct pv_vault *v, const struct pv_dkey *dk, const char *subje
                  const char *record, int c, const struct pv_buf *body, uint64_t mask, json_t *obj,
                  json_t *withheld);
 
+/* Append one account event to the audit log, with apply in its transaction. */
+int pv_account_audit(struct pv_vault *v, const struct pv_actor *act, const char *action,
+                     const char *target, int permit, const char *reason, pv_apply_fn apply,
+                     void *arg);
+/* A user's TOTP secret, unsealed (wipe it after use). */
+int pv_totp_secret_open(struct pv_vault *v, struct pv_conn *c, const struct pv_totp *t,
+                        unsigned char secret[PV_TOTP_SECRET_BYTES]);
+/* A user's name, unsealed with the system data key dk into out (NUL-terminated). */
+int pv_account_name(const struct pv_dkey *dk, const struct pv_user *u, char *out, size_t cap);
+/* Authenticate a service API key (credentials.c). */
+int pv_key_authenticate(struct pv_vault *v, const char *key, struct pv_actor *out);
+
 /* Create the first administrator (init only). */
 int pv_vault_bootstrap_admin(struct pv_vault *v, const char *password);
 
@@ -91,5 +142,117 @@ json_t *pv_json_time(int64_t ms);
 
 /* Normalize a value for its blind index (trim, case, digits of phone numbers). */
 int pv_index_normalize(const char *category, const char *value, char *out, size_t cap);
+
+/* ---- who acts for whom (minors.c) ---------------------------------------------------- */
+
+#define PV_DOB_CATEGORY "user.demographic.date_of_birth"
+
+/* The profile field holding the birth date, as a mask (0 if the profile has none). */
+uint64_t pv_dob_field_mask(const struct pv_vault *v);
+/* The subject's age in whole years today, from their sealed birth date. */
+int pv_subject_age(struct pv_vault *v, struct pv_conn *c, const struct pv_subject *s, int *age);
+/*
+ * Parse an enrollment's "guardian" object into g (user_id: the named user,
+ * else the caller, who must act for themselves), with the guardian's age and
+ * whether parental consent was verified. PV_EINVAL with call->field set.
+ */
+int pv_guardian_parse(struct pv_vault *v, struct pv_call *call, const json_t *gj,
+                      struct pv_guardian *g, int *age, int *consent);
+
+/* ---- failed-login throttling (throttle.c) --------------------------------------------- */
+
+struct pv_throttle;
+
+int pv_throttle_new(struct pv_throttle **out);
+void pv_throttle_free(struct pv_throttle *t);
+/* 0, or PV_ETHROTTLE with *retry_s when key has max failures in the window. */
+int pv_throttle_check(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES], int max,
+                      int64_t window_ms, int64_t now_ms, int *retry_s);
+void pv_throttle_fail(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES],
+                      int64_t window_ms, int64_t now_ms);
+void pv_throttle_reset(struct pv_throttle *t, const unsigned char key[PV_HASH_BYTES]);
+/* ---- consent, communications, policy versions -------------------------------- */
+
+/* Held in sodium memory, read-only once loaded: the unsubscribe key, the SMS webhook's secret. */
+struct pv_comms {
+    unsigned char unsub_key[PV_KEY_BYTES]; /* derived from the keyring, never stored */
+    int sms_configured;                    /* DIR/twilio.conf was read */
+    char webhook_url[1024];                /* the URL Twilio calls (and signs) */
+    unsigned char auth_token[256];         /* Twilio's auth token: the signature key */
+    size_t auth_token_len;
+};
+struct pv_versions;
+
+#define PV_TWILIO_SIG_CHARS 32
+/* X-Twilio-Signature of a form posted to url: base64(HMAC-SHA1(token, url + sorted params)). */
+int pv_twilio_signature(const unsigned char *token, size_t toklen, const char *url,
+                        const struct pv_form *f, char out[PV_TWILIO_SIG_CHARS]);
+
+/*
+ * Bit i: consent kind i of policy p is held by subject now: the latest
+ * ledger entry of the kind, or p's default when there is none.
+ */
+int pv_consent_facts(struct pv_vault *v, const struct pv_policy *p, const char *subject,
+                     uint64_t *held);
+/* Copy the facts a service gathered itself (struct pv_access.more) into f. */
+void pv_facts_merge(struct pv_facts *f, const struct pv_facts *more);
+
+/*
+ * Append ledger rows the person made through a channel of their own (an
+ * SMS keyword, a signed unsubscribe link, GPC from their session): no
+ * decision is asked, since withdrawing is always allowed and the channel
+ * proves who asks. One audit entry per row (action consent.grant or
+ * consent.withdraw, collection the kind, reason given), after lead if not
+ * NULL; more (may be NULL) runs in the same transaction.
+ */
+int pv_consent_direct(struct pv_vault *v, const struct pv_actor *act, const char *actor_name,
+                      const char *reason, struct pv_consent_row *rows, int n,
+                      const struct pv_audit_row *lead, pv_apply_fn more, void *more_arg);
+/* The latest ledger entry of kind for subject: 1 and *granted, or 0 if there is none. */
+int pv_consent_latest(struct pv_vault *v, const char *subject, const char *kind, int *granted,
+                      char source[PV_SOURCE_MAX]);
+/* Fill the fixed part of a new ledger row (id, subject, kind, time, version). */
+void pv_consent_row_init(struct pv_vault *v, struct pv_consent_row *r, const char *subject,
+                         const char *kind, int granted, const char *source, const char *actor);
+
+int pv_comms_open(struct pv_vault *v, struct pv_buf *errors);
+void pv_comms_close(struct pv_comms *cm);
+int pv_versions_open(struct pv_vault *v);
+void pv_versions_close(struct pv_versions *vs);
+/*
+ * A permitted decision about an existing subject still governed by an
+ * earlier policy version (a material change they neither accepted nor were
+ * notified of without objecting): decide again under that version and keep
+ * the stricter outcome (deny "pending-policy-change", or fewer fields).
+ */
+int pv_versions_check(struct pv_vault *v, const struct pv_call *call, const struct pv_access *a,
+                      const struct pv_facts *f, struct pv_decision *d);
+/*
+ * Store a subject's data key, wrapped under the master version in force: read
+ * inside the write transaction (a rotation records it there), reloading the
+ * key file when another process rotated it. For apply functions only.
+ */
+int pv_vault_key_store(struct pv_vault *v, struct pv_conn *w, const char *owner,
+                       const struct pv_dkey *dk, int64_t now);
+
+/*
+ * The data directory's maintenance lock (an advisory file lock): key rotation
+ * and backup take it so they never interleave. PV_EBUSY if another holds it.
+ */
+int pv_vault_lock(struct pv_vault *v, int *fd);
+void pv_vault_unlock(int fd);
+
+/* The facts retention counts from for a subject: closing and last visit. */
+int pv_vault_retention_facts(struct pv_vault *v, struct pv_conn *c, const char *subject,
+                             int64_t *closed, int64_t *last_visit);
+
+/*
+ * Walk the fields of a packed body: cb gets each name and sealed value.
+ * Bodies are checked for bounds.
+ */
+int pv_body_each(const struct pv_buf *body,
+                 int (*cb)(const char *name, size_t nlen, const unsigned char *s, size_t len,
+                           void *arg),
+                 void *arg);
 
 #endif

@@ -48,8 +48,10 @@ static void
 login(const char *name, struct pv_actor *who)
 {
     json_t *body = json_pack("{s:s, s:s}", "username", name, "password", PASSWORD), *out = NULL;
+    struct pv_call call;
 
-    check(pv_vault_login(v, body, &out) == 0, "login");
+    memset(&call, 0, sizeof call);
+    check(pv_vault_login(v, &call, "127.0.0.1", body, &out) == 0, "login");
     check(pv_vault_authenticate(v, json_string_value(json_object_get(out, "token")), who) == 0,
           "authenticate");
     json_decref(body);

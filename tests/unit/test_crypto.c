@@ -212,6 +212,74 @@ test_signatures(void **state)
     pv_signer_free(s);
 }
 
+/* RFC 6238 appendix B, the SHA-256 column (8 digits), and RFC 4648's base32 vectors. */
+static void
+test_totp_and_base32(void **state)
+{
+    static const unsigned char seed[] = "12345678901234567890123456789012";
+    static const struct {
+        int64_t t;
+        uint32_t code;
+    } vectors[] = {{59, 46119246},         {1111111109, 68084774}, {1111111111, 67062674},
+                   {1234567890, 91819424}, {2000000000, 90698825}, {20000000000, 77737706}};
+    static const char *const b32[][2] = {{"", ""},
+                                         {"f", "MY"},
+                                         {"fo", "MZXQ"},
+                                         {"foo", "MZXW6"},
+                                         {"foob", "MZXW6YQ"},
+                                         {"fooba", "MZXW6YTB"},
+                                         {"foobar", "MZXW6YTBOI"}};
+    char out[32];
+    int64_t step;
+
+    (void)state;
+    for (size_t i = 0; i < PV_ARRAY_LEN(vectors); i++) {
+        assert_int_equal(pv_totp_code(seed, 32, vectors[i].t / 30, 8), vectors[i].code);
+        assert_int_equal(pv_totp_code(seed, 32, vectors[i].t / 30, 6), vectors[i].code % 1000000);
+    }
+    /* 1234567890 -> step 41152263, code 819424: accepted a step either side, never twice. */
+    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890, 0, &step), 0);
+    assert_int_equal(step, 41152263);
+    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890 + 30, 0, &step), 0);
+    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890 - 30, 0, &step), 0);
+    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890 + 60, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890, 41152263, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 32, "819425", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 32, "81942", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 32, "8194240", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 32, "81942a", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 32, NULL, 1234567890, 0, &step), PV_ELOGIN);
+    for (size_t i = 0; i < PV_ARRAY_LEN(b32); i++) {
+        assert_int_equal(
+            pv_base32_encode((const unsigned char *)b32[i][0], strlen(b32[i][0]), out, sizeof out),
+            0);
+        assert_string_equal(out, b32[i][1]);
+    }
+    assert_int_equal(pv_base32_encode(seed, 32, out, sizeof out), PV_ETOOBIG);
+}
+
+static void
+test_api_keys(void **state)
+{
+    char k1[PV_APIKEY_LEN + 1], k2[PV_APIKEY_LEN + 1];
+    unsigned char h1[PV_HASH_BYTES], h2[PV_HASH_BYTES], t[PV_HASH_BYTES];
+
+    (void)state;
+    pv_apikey_new(k1);
+    pv_apikey_new(k2);
+    assert_int_equal(strlen(k1), PV_APIKEY_LEN);
+    assert_int_equal(strncmp(k1, "pvk_", 4), 0);
+    assert_string_not_equal(k1, k2);
+    assert_int_equal(pv_apikey_hash(k1, h1), 0);
+    assert_int_equal(pv_apikey_hash(k2, h2), 0);
+    assert_memory_not_equal(h1, h2, PV_HASH_BYTES);
+    /* A key is not a session token, and the two hashes are kept apart. */
+    assert_int_equal(pv_token_hash(k1, t), PV_EINVAL);
+    k1[0] = 'x';
+    assert_int_equal(pv_apikey_hash(k1, h1), PV_EINVAL);
+    assert_int_equal(pv_apikey_hash("pvk_short", h1), PV_EINVAL);
+}
+
 int
 main(void)
 {
@@ -225,6 +293,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_blind_index_is_keyed_and_separated, setup, teardown),
         cmocka_unit_test(test_password_hash),
         cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_totp_and_base32),
+        cmocka_unit_test(test_api_keys),
         cmocka_unit_test_setup_teardown(test_signatures, setup, teardown),
     };
 

@@ -131,6 +131,23 @@ static const struct row rows[] = {
      PV_EDENIED, "purpose-excludes-field", NULL},
     {"patient", "self", PV_ACT_LOOKUP, "profile", "email", NULL, 0, 0, 1, "", NULL, 0, 1, 0,
      "permit", NULL},
+    /* the consent ledger: recording needs a role and scope, never a consent already held */
+    {"patient", "self", PV_ACT_CONSENT, NULL, "", NULL, 1, 0, 1, "", NULL, 0, 1, 0, "permit", NULL},
+    {"patient", "self", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 1, "", NULL, 0, 0, PV_EDENIED,
+     "not-own-subject", NULL},
+    {"staff", "marketing", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 1, 0, "permit",
+     NULL},
+    {"staff", "operations", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 1, 0, "permit",
+     NULL},
+    {"provider", "treatment", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 0, PV_EDENIED,
+     "not-assigned", NULL},
+    {"admin", "operations", PV_ACT_CONSENT, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 0, PV_EDENIED,
+     "role-not-allowed-purpose", NULL},
+    {"staff", "operations", PV_ACT_READ, NULL, "", NULL, 0, 0, 0, "", NULL, 0, 1, 0, "permit",
+     NULL},
+    /* withdrawal stops future use: marketing with the consent withdrawn is refused */
+    {"staff", "marketing", PV_ACT_READ, "profile", "", NULL, 0, 0, 0, "marketing_sms,service_sms",
+     NULL, 0, 0, PV_EDENIED, "consent-required", NULL},
 };
 
 /* Mask of comma-separated field names of collection c; consents likewise. */
@@ -151,6 +168,238 @@ mask_of(const struct pv_policy *p, int c, const char *list, int consents)
         m |= UINT64_C(1) << i;
     }
     return m;
+}
+
+/*
+ * Who acts for whom. Facts beyond role, purpose, action, collection and
+ * fields are named in one string, comma-separated: self, assigned, guardian,
+ * has-subject, restricted, visible, glass (an open break-glass grant), key,
+ * key-purpose, age=N (the subject's age), enroll-age=N, guardian-age=N (a
+ * guardian enrolls), consent (verified parental consent), dob-change=N (the
+ * birth date changes to an age of N), version (enroll: the version in force).
+ */
+struct xrow {
+    const char *role, *purpose;
+    enum pv_action action;
+    const char *collection;
+    const char *fields;
+    const char *facts;
+    int permit, err;
+    const char *reason;
+    const char *visible; /* reads: the fields returned */
+    int erase;
+};
+
+static const struct xrow xrows[] = {
+    /* guardians act for a minor ward as the ward would, until the ward is an adult */
+    {"patient", "self", PV_ACT_READ, "visits", "", "guardian,age=9", 1, 0, "guardian",
+     "date,reason,notes", 0},
+    {"patient", "self", PV_ACT_CREATE, "visits", "date", "guardian,age=16", 1, 0, "guardian", NULL,
+     0},
+    {"patient", "self", PV_ACT_READ, "visits", "", "guardian,age=18", 0, PV_EDENIED,
+     "not-own-subject", NULL, 0},
+    {"patient", "self", PV_ACT_READ, "visits", "", "guardian", 0, PV_EDENIED, "not-own-subject",
+     NULL, 0},
+    {"patient", "treatment", PV_ACT_READ, "visits", "", "guardian,age=9", 0, PV_EDENIED,
+     "role-not-allowed-purpose", NULL, 0},
+    /* enrollment of minors: by a guardian, who is an adult, with verified consent under 13 */
+    {"patient", "self", PV_ACT_ENROLL, "profile", "name",
+     "version,has-subject,enroll-age=15,"
+     "guardian-age=40",
+     1, 0, "permit", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=10,"
+     "guardian-age=40,consent",
+     1, 0, "permit", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=10,"
+     "guardian-age=40",
+     0, PV_EAGE, "parental-consent-required", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=15,"
+     "guardian-age=17",
+     0, PV_EAGE, "guardian-under-age", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name",
+     "version,enroll-age=30,"
+     "guardian-age=60",
+     0, PV_EDENIED, "not-a-minor", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name", "version,enroll-age=15", 0, PV_EAGE,
+     "under-minimum-age", NULL, 0},
+    {"staff", "operations", PV_ACT_ENROLL, "profile", "name", "enroll-age=15,guardian-age=40", 0,
+     PV_EPOLICYVER, "policy-not-accepted", NULL, 0},
+    /* minors may use only the collections the policy lists (and their profile) */
+    {"staff", "payment", PV_ACT_CREATE, "payments", "amount", "age=15", 0, PV_EDENIED,
+     "minor-feature-limited", NULL, 0},
+    {"staff", "payment", PV_ACT_READ, "payments", "", "age=15", 0, PV_EDENIED,
+     "minor-feature-limited", NULL, 0},
+    {"staff", "payment", PV_ACT_CREATE, "payments", "amount", "age=18", 1, 0, "permit", NULL, 0},
+    {"provider", "treatment", PV_ACT_CREATE, "visits", "date", "assigned,age=15", 1, 0, "permit",
+     NULL, 0},
+    {"staff", "payment", PV_ACT_READ, "profile", "", "age=15", 1, 0, "permit", "name,email,phone",
+     0},
+    {"staff", "operations", PV_ACT_DELETE, "payments", "", "age=15", 0, PV_EDENIED,
+     "purpose-excludes-field", NULL, 0},
+    /* a birth date that shows a child under 13 without verified parental consent: erase */
+    {"staff", "operations", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=11", 1, 0,
+     "under-consent-age", NULL, 1},
+    {"staff", "operations", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=11,consent", 1, 0,
+     "permit", NULL, 0},
+    {"staff", "operations", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=13", 1, 0, "permit",
+     NULL, 0},
+    {"staff", "payment", PV_ACT_UPDATE, "profile", "", "dob-change=30", 0, PV_EDENIED,
+     "purpose-excludes-field", NULL, 0},
+    {"provider", "treatment", PV_ACT_UPDATE, "profile", "birth_date", "dob-change=11", 0,
+     PV_EDENIED, "not-assigned", NULL, 0},
+    /* profile visibility: every provider reads the profile but contact details, for treatment */
+    {"provider", "treatment", PV_ACT_READ, "profile", "", "visible", 1, 0, "profile-visible",
+     "name,birth_date", 0},
+    {"provider", "treatment", PV_ACT_READ, "profile", "", "", 0, PV_EDENIED, "not-assigned", NULL,
+     0},
+    {"provider", "emergency", PV_ACT_READ, "profile", "", "visible", 0, PV_EDENIED, "not-assigned",
+     NULL, 0},
+    {"provider", "treatment", PV_ACT_READ, "visits", "", "visible", 0, PV_EDENIED, "not-assigned",
+     NULL, 0},
+    {"provider", "treatment", PV_ACT_UPDATE, "profile", "name", "visible", 0, PV_EDENIED,
+     "not-assigned", NULL, 0},
+    {"patient", "self", PV_ACT_VISIBILITY, NULL, "", "self", 1, 0, "permit", NULL, 0},
+    {"patient", "self", PV_ACT_VISIBILITY, NULL, "", "guardian,age=12", 1, 0, "guardian", NULL, 0},
+    {"staff", "operations", PV_ACT_VISIBILITY, NULL, "", "", 0, PV_EDENIED, "only-the-subject",
+     NULL, 0},
+    /* restriction: stored only; the subject and the legal purposes still reach it */
+    {"provider", "treatment", PV_ACT_READ, "visits", "", "assigned,restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"staff", "payment", PV_ACT_CREATE, "payments", "amount", "restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"staff", "operations", PV_ACT_ASSIGN, NULL, "", "restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"patient", "self", PV_ACT_READ, "visits", "", "self,restricted", 1, 0, "permit",
+     "date,reason,notes", 0},
+    {"privacy_officer", "legal", PV_ACT_READ, "visits", "", "restricted", 1, 0, "permit",
+     "date,reason,notes", 0},
+    {"patient", "self", PV_ACT_RESTRICT, NULL, "", "self", 1, 0, "permit", NULL, 0},
+    {"patient", "self", PV_ACT_UNRESTRICT, NULL, "", "self,restricted", 1, 0, "permit", NULL, 0},
+    {"privacy_officer", "operations", PV_ACT_UNRESTRICT, NULL, "", "restricted", 1, 0, "permit",
+     NULL, 0},
+    {"staff", "operations", PV_ACT_RESTRICT, NULL, "", "", 0, PV_EDENIED, "role-cannot-restrict",
+     NULL, 0},
+    {"patient", "self", PV_ACT_RESTRICT, NULL, "", "", 0, PV_EDENIED, "role-cannot-restrict", NULL,
+     0},
+    /* break-glass: an unassigned provider, for the emergency purpose, while the grant lasts */
+    {"provider", "emergency", PV_ACT_BREAK_GLASS, NULL, "", "", 1, 0, "permit", NULL, 0},
+    {"provider", "treatment", PV_ACT_BREAK_GLASS, NULL, "", "", 0, PV_EDENIED,
+     "break-glass-purpose-required", NULL, 0},
+    {"staff", "emergency", PV_ACT_BREAK_GLASS, NULL, "", "", 0, PV_EDENIED,
+     "role-not-allowed-purpose", NULL, 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "glass", 1, 0, "break-glass",
+     "date,reason,notes", 0},
+    {"provider", "emergency", PV_ACT_CREATE, "visits", "notes", "glass", 1, 0, "break-glass", NULL,
+     0},
+    {"provider", "treatment", PV_ACT_READ, "visits", "", "glass", 0, PV_EDENIED, "not-assigned",
+     NULL, 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "", 0, PV_EDENIED, "not-assigned", NULL,
+     0},
+    {"provider", "emergency", PV_ACT_READ, "profile", "", "glass", 1, 0, "break-glass",
+     "name,birth_date", 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "glass,restricted", 0, PV_EDENIED,
+     "processing-restricted", NULL, 0},
+    {"provider", "emergency", PV_ACT_READ, "visits", "", "assigned", 1, 0, "permit",
+     "date,reason,notes", 0},
+    /* service keys act only for the purposes they hold */
+    {"staff", "payment", PV_ACT_READ, "profile", "", "key", 0, PV_EDENIED,
+     "key-purpose-not-allowed", NULL, 0},
+    {"staff", "payment", PV_ACT_READ, "profile", "", "key,key-purpose", 1, 0, "permit",
+     "name,email,phone", 0},
+    {"staff", "curiosity", PV_ACT_READ, "profile", "", "key", 0, PV_EPURPOSE, "unknown-purpose",
+     NULL, 0},
+};
+
+/* The value of "name=N" in a facts string, or -1. */
+static int
+fact_int(const char *facts, const char *name)
+{
+    char key[32];
+    const char *s;
+
+    snprintf(key, sizeof key, "%s=", name);
+    for (s = strstr(facts, key); s; s = strstr(s + 1, key))
+        if (s == facts || s[-1] == ',')
+            return (int)strtol(s + strlen(key), NULL, 10);
+    return -1;
+}
+
+static int
+fact(const char *facts, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *s = strstr(facts, name); s; s = strstr(s + 1, name))
+        if ((s == facts || s[-1] == ',') && (s[n] == '\0' || s[n] == ','))
+            return 1;
+    return 0;
+}
+
+static void
+test_who_acts_for_whom(void **state)
+{
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    for (size_t i = 0; i < PV_ARRAY_LEN(xrows); i++) {
+        const struct xrow *r = &xrows[i];
+        struct pv_facts f;
+        struct pv_decision d;
+        int n;
+
+        memset(&f, 0, sizeof f);
+        f.role = pv_policy_role(p, r->role);
+        if (f.role < 0)
+            fail_msg("xrow %zu: no role %s", i, r->role);
+        f.purpose = r->purpose;
+        f.action = r->action;
+        f.collection = r->collection ? pv_policy_collection(p, r->collection) : -1;
+        f.fields = mask_of(p, f.collection, r->fields, 0);
+        f.self = fact(r->facts, "self");
+        f.assigned = fact(r->facts, "assigned");
+        f.guardian = fact(r->facts, "guardian");
+        f.has_subject = fact(r->facts, "has-subject");
+        f.restricted = fact(r->facts, "restricted");
+        f.profile_visible = fact(r->facts, "visible");
+        f.break_glass = fact(r->facts, "glass");
+        f.key = fact(r->facts, "key");
+        f.key_purpose = fact(r->facts, "key-purpose");
+        f.parental_consent = fact(r->facts, "consent");
+        if ((n = fact_int(r->facts, "age")) >= 0) {
+            f.subject_age_known = 1;
+            f.subject_age = n;
+        }
+        if ((n = fact_int(r->facts, "enroll-age")) >= 0)
+            f.age = n;
+        if ((n = fact_int(r->facts, "guardian-age")) >= 0) {
+            f.enroll_guardian = 1;
+            f.guardian_age = n;
+        }
+        if ((n = fact_int(r->facts, "dob-change")) >= 0) {
+            f.birth_date_change = 1;
+            f.age = n;
+        }
+        if (fact(r->facts, "version"))
+            f.policy_version = p->version;
+        pv_policy_decide(p, &f, &d);
+        if (d.permit != r->permit || d.err != r->err || strcmp(d.reason, r->reason) != 0 ||
+            d.erase != r->erase)
+            fail_msg("xrow %zu (%s %s %s %s [%s]): got %s/%s%s, want %s/%s%s", i, r->role,
+                     r->purpose, pv_action_name(r->action), r->collection ? r->collection : "-",
+                     r->facts, d.permit ? "permit" : "deny", d.reason, d.erase ? " erase" : "",
+                     r->permit ? "permit" : "deny", r->reason, r->erase ? " erase" : "");
+        if (r->visible && d.fields != mask_of(p, f.collection, r->visible, 0))
+            fail_msg("xrow %zu: fields %llx, want %s", i, (unsigned long long)d.fields, r->visible);
+        if (!d.permit)
+            assert_int_equal(d.fields, 0);
+    }
+    pv_policy_free(p);
 }
 
 static void
@@ -196,11 +445,236 @@ test_decision_table(void **state)
     pv_policy_free(p);
 }
 
+/*
+ * Contacting, disclosing and marketing on health data: each row adds the
+ * facts those decisions read (the channel, the person's confidential-
+ * communications choice, what is on file, a STOP, restriction, the
+ * recipient and the ledgers disclosed) to the facts of the table above.
+ */
+struct crow {
+    const char *role, *purpose;
+    enum pv_action action;
+    const char *collection, *fields;
+    int assigned;
+    const char *consents; /* held */
+    const char *channel;  /* contact */
+    const char *allowed;  /* contact: channels the person allows, "" for no choice */
+    int has_address, opted_out, restricted;
+    const char *recipient; /* disclose: NULL for none */
+    const char *disclosed; /* disclose: consent kinds whose ledger goes out */
+    int permit;
+    const char *reason;
+    const char *visible;
+};
+
+static const struct crow example_rows[] = {
+    /* marketing needs the channel's marketing consent; purpose requires stay per channel */
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 0,
+     "consent-required", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "email", "", 1, 0, 0,
+     NULL, "", 1, "permit", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "sms", "", 1, 0, 0, NULL,
+     "", 0, "channel-consent-required", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_sms", "sms", "", 1, 0, 0, NULL,
+     "", 1, "permit", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "phone", "", 1, 0, 0,
+     NULL, "", 0, "channel-consent-required", NULL},
+    /* service messages: SMS needs service_sms; email, phone and mail need no consent */
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "service_sms", "sms", "", 1, 0, 0, NULL,
+     "", 1, "permit", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "sms", "", 1, 0, 0, NULL, "", 0,
+     "channel-consent-required", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    {"staff", "payment", PV_ACT_CONTACT, NULL, "", 0, "", "phone", "", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    /* STOP means stop: a number that texted STOP gets nothing, service included */
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "service_sms,marketing_sms", "sms", "", 1,
+     1, 0, NULL, "", 0, "sms-stopped", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_sms", "sms", "", 1, 1, 0, NULL,
+     "", 0, "sms-stopped", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 1, 0, NULL, "", 1,
+     "permit", NULL},
+    /* confidential communications, something on file, restriction */
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "mail", 1, 0, 0, NULL, "", 0,
+     "confidential-communications", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "mail", "mail", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "service_sms", "sms", "sms,mail", 1, 0, 0,
+     NULL, "", 1, "permit", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "mail", "", 0, 0, 0, NULL, "", 0,
+     "no-address", NULL},
+    {"staff", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 1, NULL, "", 0,
+     "subject-restricted", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "email", "", 1, 0, 1,
+     NULL, "", 0, "subject-restricted", NULL},
+    /* who may ask at all */
+    {"provider", "treatment", PV_ACT_CONTACT, NULL, "", 0, "", "phone", "", 1, 0, 0, NULL, "", 0,
+     "not-assigned", NULL},
+    {"provider", "treatment", PV_ACT_CONTACT, NULL, "", 1, "", "phone", "", 1, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    {"admin", "operations", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 0,
+     "role-not-allowed-purpose", NULL},
+    /* disclosure: SMS numbers and SMS consent are never shared (the policy's flag) */
+    {"staff", "payment", PV_ACT_DISCLOSE, "payments", "card_last4,amount", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 1, "permit", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "profile", "name,phone", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 0, "sms-never-shared", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "profile", "name,email", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 1, "permit", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, NULL, "", 0, "", NULL, "", 0, 0, 0, "acme-billing",
+     "marketing_sms", 0, "sms-never-shared", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, NULL, "", 0, "", NULL, "", 0, 0, 0, "acme-billing",
+     "service_sms,marketing_email", 0, "sms-never-shared", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, NULL, "", 0, "", NULL, "", 0, 0, 0, "acme-billing",
+     "marketing_email", 1, "permit", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "profile", "name", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "unknown-recipient", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, "visits", "date", 0, "", NULL, "", 0, 0, 0,
+     "acme-billing", "", 0, "purpose-excludes-field", NULL},
+};
+
+/* Over marketing-health.yaml, whose marketing purposes cover every category. */
+static const struct crow health_rows[] = {
+    /* marketing on health data without a written authorization is denied, always */
+    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "marketing_email", NULL, "", 0, 0, 0,
+     NULL, "", 0, "marketing-needs-authorization", NULL},
+    {"staff", "marketing", PV_ACT_LIST, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "marketing-needs-authorization", NULL},
+    {"staff", "marketing", PV_ACT_CREATE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0, NULL,
+     "", 0, "marketing-needs-authorization", NULL},
+    {"staff", "marketing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "mailer", "", 0, "marketing-needs-authorization", NULL},
+    /* an authorization for another purpose does not count */
+    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "research_use", NULL, "", 0, 0, 0,
+     NULL, "", 0, "marketing-needs-authorization", NULL},
+    {"staff", "promotions", PV_ACT_READ, "conditions", "", 0, "health_marketing", NULL, "", 0, 0, 0,
+     NULL, "", 0, "marketing-needs-authorization", NULL},
+    /* with the authorization held, marketing may use what its categories cover */
+    {"staff", "marketing", PV_ACT_READ, "conditions", "", 0, "health_marketing", NULL, "", 0, 0, 0,
+     NULL, "", 1, "permit", "condition"},
+    {"staff", "marketing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "health_marketing", NULL,
+     "", 0, 0, 0, "mailer", "", 1, "permit", NULL},
+    /* marketing without health data, other purposes on health data, recording consent */
+    {"staff", "marketing", PV_ACT_READ, "profile", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", "name,email,phone"},
+    {"staff", "research", PV_ACT_READ, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", "condition"},
+    {"provider", "treatment", PV_ACT_READ, "conditions", "", 1, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", "condition"},
+    {"staff", "marketing", PV_ACT_CONSENT, NULL, "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", NULL},
+    /* marketing by a channel with no marketing consent kind: there is no way to have consented */
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "marketing_email", "sms", "", 1, 0, 0, NULL,
+     "", 0, "channel-consent-required", NULL},
+    {"staff", "marketing", PV_ACT_CONTACT, NULL, "", 0, "", "email", "", 1, 0, 0, NULL, "", 0,
+     "channel-consent-required", NULL},
+    /* the SMS number is found by its category (the first phone field) and never shared */
+    {"staff", "operations", PV_ACT_DISCLOSE, "profile", "phone", 0, "", NULL, "", 0, 0, 0, "mailer",
+     "", 0, "sms-never-shared", NULL},
+};
+
+static unsigned
+channels_of(const char *list)
+{
+    char buf[64], *s, *save = NULL;
+    unsigned m = 0;
+
+    pv_strlcpy(buf, list, sizeof buf);
+    for (s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        if (pv_channel_parse(s) == PV_CH_NONE)
+            fail_msg("no channel '%s'", s);
+        m |= 1u << pv_channel_parse(s);
+    }
+    return m;
+}
+
+static void
+run_crows(const char *policy, const struct crow *rows_, size_t n)
+{
+    char path[512];
+    struct pv_policy *p;
+
+    snprintf(path, sizeof path, "%s/%s", source_dir(), policy);
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct crow *r = &rows_[i];
+        struct pv_facts f;
+        struct pv_decision d;
+
+        memset(&f, 0, sizeof f);
+        f.role = pv_policy_role(p, r->role);
+        f.purpose = r->purpose;
+        f.action = r->action;
+        f.collection = r->collection ? pv_policy_collection(p, r->collection) : -1;
+        if (r->collection && f.collection < 0)
+            fail_msg("row %zu: no collection %s", i, r->collection);
+        f.fields = mask_of(p, f.collection, r->fields, 0);
+        f.assigned = r->assigned;
+        f.consents = mask_of(p, 0, r->consents, 1);
+        f.channel = r->channel ? pv_channel_parse(r->channel) : PV_CH_NONE;
+        f.channels_allowed = channels_of(r->allowed);
+        f.has_address = r->has_address;
+        f.number_opted_out = r->opted_out;
+        f.restricted = r->restricted;
+        f.recipient = -1;
+        for (int k = 0; r->recipient && k < p->nrecipients; k++)
+            if (strcmp(p->recipients[k].key, r->recipient) == 0)
+                f.recipient = k;
+        f.consents_disclosed = mask_of(p, 0, r->disclosed, 1);
+        pv_policy_decide(p, &f, &d);
+        if (d.permit != r->permit || strcmp(d.reason, r->reason) != 0)
+            fail_msg("%s row %zu (%s %s %s %s): got %s/%s, want %s/%s", policy, i, r->role,
+                     r->purpose, pv_action_name(r->action), r->channel ? r->channel : "-",
+                     d.permit ? "permit" : "deny", d.reason, r->permit ? "permit" : "deny",
+                     r->reason);
+        if (r->visible && d.fields != mask_of(p, f.collection, r->visible, 0))
+            fail_msg("%s row %zu: fields %llx, want %s", policy, i, (unsigned long long)d.fields,
+                     r->visible);
+        if (!d.permit)
+            assert_int_equal(d.err, PV_EDENIED);
+    }
+    pv_policy_free(p);
+}
+
+static void
+test_contact_and_disclosure(void **state)
+{
+    (void)state;
+    run_crows("policies/example.yaml", example_rows, PV_ARRAY_LEN(example_rows));
+}
+
+static void
+test_marketing_on_health_data(void **state)
+{
+    (void)state;
+    run_crows("tests/unit/policies/good/marketing-health.yaml", health_rows,
+              PV_ARRAY_LEN(health_rows));
+}
+
+/* A subject without ledger entries holds exactly the kinds the policy presumes. */
+static void
+test_consent_defaults(void **state)
+{
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    assert_int_equal(pv_policy_consent_defaults(p), mask_of(p, 0, "service_sms", 1));
+    pv_policy_free(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_table),
+        cmocka_unit_test(test_who_acts_for_whom),
+        cmocka_unit_test(test_contact_and_disclosure),
+        cmocka_unit_test(test_marketing_on_health_data),
+        cmocka_unit_test(test_consent_defaults),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

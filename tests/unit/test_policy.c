@@ -176,6 +176,137 @@ test_version_is_content_hash(void **state)
     pv_policy_free(p2);
 }
 
+/* The sections on who may act for whom, as loaded; and their defaults when absent. */
+static void
+test_access_rules_model(void **state)
+{
+    static const char plain[] = "phivault: 1\norganization: {name: A, role: covered_entity}\n"
+                                "effective: 2026-01-01\nminimum_age: 0\n"
+                                "categories: {user.name: {retention: account}}\n"
+                                "collections: {profile: {name: user.name}}\nroles: [patient]\n"
+                                "purposes: {self: {roles: [patient], categories: [user]}}\n";
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/tests/unit/policies/good/access-rules.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    assert_int_equal(p->minors.adult_age, 18);
+    assert_int_equal(p->minors.consent_age, 13);
+    assert_int_equal(p->minors.guardian_enrollment, 1);
+    assert_int_equal(p->minors.guardian_age, 21);
+    assert_int_equal(p->minors.nfeatures, 1);
+    assert_int_equal(p->minors.features[0], pv_policy_collection(p, "notes"));
+    assert_int_equal(p->visibility.roles, 1u << pv_policy_role(p, "clinician"));
+    assert_int_equal(p->visibility.npurposes, 1);
+    assert_int_equal(p->visibility.purposes[0], pv_policy_purpose(p, "treatment"));
+    assert_int_equal(p->visibility.nwithheld, 1);
+    assert_string_equal(p->visibility.withheld[0], "user.contact");
+    assert_int_equal(p->restriction.npurposes, 1);
+    assert_int_equal(p->restriction.purposes[0], pv_policy_purpose(p, "legal"));
+    assert_int_equal(p->break_glass.purpose, pv_policy_purpose(p, "urgent"));
+    assert_int_equal(p->break_glass.duration_s, 90 * 60);
+    assert_int_equal(p->auth.mfa_roles, (1u << pv_policy_role(p, "clinician")) |
+                                            (1u << pv_policy_role(p, "officer")) |
+                                            (1u << pv_policy_role(p, "owner")));
+    assert_int_equal(p->auth.idle_s, 15 * 60);
+    assert_int_equal(p->auth.lifetime_s, 12 * 3600);
+    assert_int_equal(p->auth.max_user_failures, 3);
+    assert_int_equal(p->auth.max_address_failures, 50);
+    assert_int_equal(p->auth.failure_window_s, 3600);
+    assert_int_equal(p->roles[pv_policy_role(p, "officer")].powers,
+                     PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT);
+    pv_policy_free(p);
+
+    assert_int_equal(pv_policy_parse("plain", plain, sizeof plain - 1, &p, NULL), 0);
+    assert_int_equal(p->minors.adult_age, 18);
+    assert_int_equal(p->minors.consent_age, 13);
+    assert_int_equal(p->minors.guardian_enrollment, 0);
+    assert_null(p->minors.features);
+    assert_int_equal(p->visibility.npurposes, 0);
+    assert_int_equal(p->restriction.npurposes, 0);
+    assert_int_equal(p->break_glass.purpose, -1);
+    assert_int_equal(p->auth.mfa_roles, 0);
+    assert_int_equal(p->auth.idle_s, 0);
+    assert_int_equal(p->auth.lifetime_s, 8 * 3600);
+    assert_int_equal(p->auth.max_user_failures, 5);
+    assert_int_equal(p->auth.max_address_failures, 20);
+    assert_int_equal(p->auth.failure_window_s, 15 * 60);
+    pv_policy_free(p);
+}
+
+static void
+test_consent_model(void **state)
+{
+    char path[512];
+    struct pv_policy *p;
+    const struct pv_consent_kind *k;
+    int i;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    k = &p->consent_kinds[pv_policy_consent(p, "marketing_sms")];
+    assert_int_equal(k->type, PV_CONSENT_MARKETING);
+    assert_int_equal(k->channel, PV_CH_SMS);
+    assert_false(k->default_granted);
+    k = &p->consent_kinds[pv_policy_consent(p, "service_sms")];
+    assert_int_equal(k->type, PV_CONSENT_SERVICE);
+    assert_true(k->default_granted);
+    k = &p->consent_kinds[pv_policy_consent(p, "health_marketing")];
+    assert_int_equal(k->type, PV_CONSENT_AUTHORIZATION);
+    assert_int_equal(k->nauthorizes, 1);
+    assert_int_equal(k->authorizes[0], pv_policy_purpose(p, "marketing"));
+    assert_string_equal(p->consent_kinds[pv_policy_consent(p, "cookies_analytics")].cookie,
+                        "analytics");
+    assert_int_equal(p->consent_kinds[p->policy_kind].type, PV_CONSENT_POLICY);
+    assert_true(p->purposes[pv_policy_purpose(p, "marketing")].marketing);
+    assert_false(p->purposes[pv_policy_purpose(p, "operations")].marketing);
+    assert_int_equal(p->sms.phone_field,
+                     pv_policy_field(&p->collections[pv_policy_collection(p, "profile")], "phone"));
+    assert_true(p->sms.never_shared);
+    assert_int_equal(p->channels, 0xf);
+    assert_false(p->change.material);
+    pv_policy_free(p);
+
+    /* Without consents, acceptance of the policy is still recorded under a kind of its own. */
+    snprintf(path, sizeof path, "%s/tests/unit/policies/good/minimal.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    assert_int_equal(p->nconsents, 1);
+    assert_string_equal(p->consents[p->policy_kind], "policy");
+    assert_int_equal(p->sms.phone_field, -1);
+    pv_policy_free(p);
+
+    /* The list form: kinds of type other, held once granted. */
+    snprintf(path, sizeof path, "%s/tests/unit/policies/good/roles-map.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    i = pv_policy_consent(p, "research");
+    assert_int_equal(p->consent_kinds[i].type, PV_CONSENT_OTHER);
+    assert_int_equal(p->consent_kinds[i].channel, PV_CH_NONE);
+    assert_int_equal(pv_policy_consent_defaults(p), 0);
+    assert_true(p->purposes[pv_policy_purpose(p, "research")].marketing == 0);
+    pv_policy_free(p);
+}
+
+static void
+test_change_section(void **state)
+{
+    static const char text[] = "phivault: 1\norganization: {name: A, role: covered_entity}\n"
+                               "effective: 2026-07-01\nminimum_age: 0\n"
+                               "categories: {user.name: {retention: account}}\n"
+                               "collections: {profile: {name: user.name}}\nroles: [patient]\n"
+                               "purposes: {self: {roles: [patient], categories: [user]}}\n"
+                               "change: {material: true, notice: 45d, summary: Wider use.}\n";
+    struct pv_policy *p;
+
+    (void)state;
+    assert_int_equal(pv_policy_parse("c", text, sizeof text - 1, &p, NULL), 0);
+    assert_true(p->change.material);
+    assert_int_equal(p->change.notice_days, 45);
+    assert_string_equal(p->change.summary, "Wider use.");
+    pv_policy_free(p);
+}
+
 int
 main(void)
 {
@@ -185,6 +316,9 @@ main(void)
         cmocka_unit_test(test_every_error_is_reported),
         cmocka_unit_test(test_example_model),
         cmocka_unit_test(test_version_is_content_hash),
+        cmocka_unit_test(test_access_rules_model),
+        cmocka_unit_test(test_consent_model),
+        cmocka_unit_test(test_change_section),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,6 +165,7 @@ test_cache_sees_logout_disable_unassign(void **state)
     struct pv_user u;
 
     put_user_session(f->w, "usr_1", 7);
+    assert_int_equal(pv_store_cache_sync(f->s), 0); /* the caches are on from here */
     assert_int_equal(pv_store_reader(f->s, &r), 0);
     /* Read twice: the second answer comes from the cache. */
     assert_int_equal(session_of(r, 7, &u), 0);
@@ -206,6 +207,7 @@ test_cache_survives_rollback_and_unrelated_writes(void **state)
     struct pv_user u;
 
     put_user_session(f->w, "usr_2", 9);
+    assert_int_equal(pv_store_cache_sync(f->s), 0);
     assert_int_equal(pv_store_reader(f->s, &r), 0);
     assert_int_equal(session_of(r, 9, &u), 0);
     /* A rolled-back logout changed nothing. */
@@ -232,12 +234,13 @@ test_cache_sees_another_process(void **state)
     test_snprintf(sj.id, sizeof sj.id, "sub_1");
     test_snprintf(sj.status, sizeof sj.status, "active");
     assert_int_equal(pv_store_subject_put(f->w, &sj), 0);
+    assert_int_equal(pv_store_cache_sync(f->s), 0);
     assert_int_equal(pv_store_reader(f->s, &r), 0);
     assert_int_equal(session_of(r, 11, &u), 0);
     assert_int_equal(pv_store_subject_get(r, "sub_1", &sj), 0);
     assert_string_equal(sj.status, "active");
     /* Another store on the same files stands for another process: its writes bump its own
-     * caches only; ours notices them through data_version at our writer's next transaction. */
+     * caches only, and move the database's cache epoch. */
     assert_int_equal(pv_store_open(f->dir, &other), 0);
     assert_int_equal(pv_store_conn_open(other, 1, &ow), 0);
     assert_int_equal(pv_store_exec(ow, "DELETE FROM sessions; UPDATE subjects SET status = "
@@ -245,11 +248,182 @@ test_cache_sees_another_process(void **state)
                      0);
     pv_store_conn_close(ow);
     pv_store_close(other);
-    assert_int_equal(pv_store_begin(f->w), 0);
-    assert_int_equal(pv_store_commit(f->w), 0);
+    /* Until the next sync (the next request) this process answers from its caches... */
+    assert_int_equal(session_of(r, 11, &u), 0);
+    assert_int_equal(pv_store_subject_get(r, "sub_1", &sj), 0);
+    assert_string_equal(sj.status, "active");
+    /* ...and from it on, never again. */
+    assert_int_equal(pv_store_cache_sync(f->s), 0);
     assert_int_equal(session_of(r, 11, &u), PV_ENOTFOUND);
     assert_int_equal(pv_store_subject_get(r, "sub_1", &sj), 0);
     assert_string_equal(sj.status, "restricted");
+}
+
+static int64_t
+count(struct fixture *f, const char *sql)
+{
+    static struct pv_sql q[8];
+    static const char *texts[8];
+    struct pv_stmt *st;
+    int64_t n;
+    int i;
+
+    /* One statement slot per distinct query text. */
+    for (i = 0; i < 8 && texts[i] && strcmp(texts[i], sql) != 0; i++)
+        ;
+    assert_true(i < 8);
+    if (texts[i] == NULL) {
+        texts[i] = sql;
+        q[i].text = sql;
+    }
+    assert_int_equal(pv_stmt_prepare(f->w, &q[i], &st), 0);
+    assert_int_equal(pv_stmt_step(st), PV_ROW);
+    n = pv_col_int(st, 0);
+    pv_stmt_reset(st);
+    return n;
+}
+
+static void
+put_subject(struct fixture *f, const char *id)
+{
+    struct pv_subject s;
+    struct pv_subject_key k;
+
+    memset(&s, 0, sizeof s);
+    pv_strlcpy(s.id, id, sizeof s.id);
+    pv_strlcpy(s.status, "active", sizeof s.status);
+    s.birth_date_len = 5;
+    memcpy(s.birth_date, "seal!", 5);
+    assert_int_equal(pv_store_subject_put(f->w, &s), 0);
+    memset(&k, 0, sizeof k);
+    k.version = 1;
+    assert_int_equal(pv_store_key_put(f->w, id, &k, 1), 0);
+}
+
+/* Erasure leaves nothing of the subject but the row that says so. */
+static void
+test_erase(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char d[PV_HASH_BYTES] = {1};
+    struct pv_guardian g;
+    struct pv_subject s;
+    struct pv_user u;
+
+    put_subject(f, "sub_1");
+    put_subject(f, "sub_2");
+    put_record(f, "rec_a", 1, "x");
+    assert_int_equal(pv_store_index_put(f->w, "user.contact.email", d, "sub_1"), 0);
+    assert_int_equal(pv_store_assign_put(f->w, "sub_1", "usr_p", 1), 0);
+    assert_int_equal(pv_store_assign_put(f->w, "sub_2", "usr_p", 1), 0);
+    memset(&g, 0, sizeof g);
+    pv_strlcpy(g.subject_id, "sub_1", sizeof g.subject_id);
+    pv_strlcpy(g.user_id, "usr_g", sizeof g.user_id);
+    pv_strlcpy(g.relationship, "parent", sizeof g.relationship);
+    assert_int_equal(pv_store_guardian_put(f->w, &g), 0);
+    assert_int_equal(pv_store_guardian_consent(f->w, "sub_1"), PV_ENOTFOUND);
+    assert_int_equal(pv_store_visibility_set(f->w, "sub_1", 1, 5), 0);
+    memset(&u, 0, sizeof u);
+    pv_strlcpy(u.id, "usr_own", sizeof u.id);
+    pv_strlcpy(u.subject_id, "sub_1", sizeof u.subject_id);
+    pv_strlcpy(u.role, "patient", sizeof u.role);
+    assert_int_equal(pv_store_user_put(f->w, &u), 0);
+
+    assert_int_equal(pv_store_subject_erase(f->w, "sub_1", 99), 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM records"), 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM blind_index"), 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM assignments"), 1); /* sub_2's stays */
+    assert_int_equal(count(f, "SELECT count(*) FROM guardians"), 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM users"), 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM keys.subject_keys"), 1);
+    assert_int_equal(pv_store_visibility_get(f->w, "sub_1"), PV_ENOTFOUND);
+    assert_int_equal(pv_store_subject_get(f->w, "sub_1", &s), 0);
+    assert_string_equal(s.status, "erased");
+    assert_int_equal(s.birth_date_len, 0);
+    assert_int_equal(s.updated, 99);
+    /* An erased subject's status and birth date no longer change. */
+    assert_int_equal(pv_store_subject_set_status(f->w, "sub_1", "active", 100), PV_ENOTFOUND);
+    assert_int_equal(pv_store_subject_set_birth_date(f->w, "sub_1", d, 4, 100), PV_ENOTFOUND);
+    assert_int_equal(pv_store_subject_set_status(f->w, "sub_2", "restricted", 100), 0);
+}
+
+static void
+test_grants(void **state)
+{
+    struct fixture *f = *state;
+    struct pv_grant g, out;
+
+    memset(&g, 0, sizeof g);
+    pv_strlcpy(g.id, "brk_1", sizeof g.id);
+    pv_strlcpy(g.subject_id, "sub_1", sizeof g.subject_id);
+    pv_strlcpy(g.user_id, "usr_p", sizeof g.user_id);
+    g.opened = 1000;
+    g.expires = 2000;
+    g.reason_len = 3;
+    memcpy(g.reason, "abc", 3);
+    assert_int_equal(pv_store_grant_put(f->w, &g), 0);
+    assert_int_equal(pv_store_grant_active(f->w, "sub_1", "usr_p", 1999), 0);
+    assert_int_equal(pv_store_grant_active(f->w, "sub_1", "usr_p", 2000), PV_ENOTFOUND);
+    assert_int_equal(pv_store_grant_active(f->w, "sub_1", "usr_q", 1500), PV_ENOTFOUND);
+    assert_int_equal(pv_store_grant_active(f->w, "sub_2", "usr_p", 1500), PV_ENOTFOUND);
+    /* Closing ends the access at once, and happens once. */
+    assert_int_equal(pv_store_grant_close(f->w, "brk_1", "justified", NULL, 0, "usr_o", 1500), 0);
+    assert_int_equal(pv_store_grant_active(f->w, "sub_1", "usr_p", 1400), PV_ENOTFOUND);
+    assert_int_equal(pv_store_grant_close(f->w, "brk_1", "unjustified", NULL, 0, "usr_o", 1600),
+                     PV_ENOTFOUND);
+    assert_int_equal(pv_store_grant_get(f->w, "brk_1", &out), 0);
+    assert_string_equal(out.state, "closed");
+    assert_string_equal(out.finding, "justified");
+    assert_string_equal(out.closed_by, "usr_o");
+    assert_int_equal(out.closed_at, 1500);
+    assert_int_equal(out.expires, 1500);
+    assert_memory_equal(out.reason, "abc", 3);
+}
+
+static void
+test_totp_and_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct pv_totp t, out;
+    struct pv_apikey k, ko;
+
+    memset(&t, 0, sizeof t);
+    pv_strlcpy(t.user_id, "usr_1", sizeof t.user_id);
+    t.sealed_len = 4;
+    memcpy(t.sealed, "one!", 4);
+    assert_int_equal(pv_store_totp_put(f->w, &t), 0);
+    memcpy(t.sealed, "two!", 4);
+    assert_int_equal(pv_store_totp_put(f->w, &t), 0); /* an unconfirmed one is replaced */
+    assert_int_equal(pv_store_totp_use(f->w, "usr_1", 10, 1), 0);
+    assert_int_equal(pv_store_totp_use(f->w, "usr_1", 10, 0), PV_ECONFLICT); /* replayed */
+    assert_int_equal(pv_store_totp_use(f->w, "usr_1", 9, 0), PV_ECONFLICT);
+    assert_int_equal(pv_store_totp_use(f->w, "usr_1", 11, 0), 0);
+    assert_int_equal(pv_store_totp_put(f->w, &t), PV_EEXIST); /* a confirmed one stays */
+    assert_int_equal(pv_store_totp_get(f->w, "usr_1", &out), 0);
+    assert_int_equal(out.confirmed, 1);
+    assert_int_equal(out.last_step, 11);
+    assert_memory_equal(out.sealed, "two!", 4);
+    assert_int_equal(pv_store_totp_delete(f->w, "usr_1"), 0);
+    assert_int_equal(pv_store_totp_delete(f->w, "usr_1"), PV_ENOTFOUND);
+
+    memset(&k, 0, sizeof k);
+    pv_strlcpy(k.id, "key_1", sizeof k.id);
+    pv_strlcpy(k.name, "billing", sizeof k.name);
+    k.hash[0] = 7;
+    pv_strlcpy(k.roles, "staff", sizeof k.roles);
+    pv_strlcpy(k.purposes, "payment,operations", sizeof k.purposes);
+    assert_int_equal(pv_store_apikey_put(f->w, &k), 0);
+    pv_strlcpy(k.id, "key_2", sizeof k.id);
+    k.hash[0] = 8;
+    assert_int_equal(pv_store_apikey_put(f->w, &k), PV_EEXIST); /* names are unique */
+    k.hash[0] = 7;
+    assert_int_equal(pv_store_apikey_by_hash(f->w, k.hash, &ko), 0);
+    assert_string_equal(ko.purposes, "payment,operations");
+    assert_int_equal(ko.revoked, 0);
+    assert_int_equal(pv_store_apikey_revoke(f->w, "key_1"), 0);
+    assert_int_equal(pv_store_apikey_revoke(f->w, "key_1"), PV_ENOTFOUND);
+    assert_int_equal(pv_store_apikey_by_hash(f->w, k.hash, &ko), 0);
+    assert_int_equal(ko.revoked, 1);
 }
 
 int
@@ -257,6 +431,9 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_totp_and_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uniqueness_is_eexist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_is_per_thread_and_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_logout_disable_unassign, setup, teardown),

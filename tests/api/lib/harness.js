@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { responseErrors } from './openapi.js';
 
 export const BIN = process.env.PHIVAULT_BIN ?? path.resolve('build/phivault');
 export const SRC = process.env.PV_SOURCE_DIR ?? path.resolve('.');
@@ -150,8 +151,9 @@ export class Client {
     this.base = base;
   }
 
-  // method, path, {token, purpose, json, body, headers}
-  req(method, urlPath, { token, purpose, json, body, headers = {} } = {}) {
+  // method, path, {token, purpose, json, body, headers}. Every response is checked against
+  // docs/openapi.yaml: one the document does not describe fails the test that received it.
+  async req(method, urlPath, { token, purpose, json, body, headers = {} } = {}) {
     const h = { ...headers };
     if (token) h.authorization = `Bearer ${token}`;
     if (purpose) h['x-purpose'] = purpose;
@@ -160,7 +162,10 @@ export class Client {
       h['content-type'] ??= 'application/json';
     }
     if (body !== undefined) h['content-length'] = Buffer.byteLength(body);
-    return request(this.base, method, urlPath, { headers: h, body });
+    const r = await request(this.base, method, urlPath, { headers: h, body });
+    const errors = responseErrors(method, urlPath, r);
+    if (errors.length) throw new Error(`response not as docs/openapi.yaml says:\n  ${errors.join('\n  ')}\n${r.text.slice(0, 500)}`);
+    return r;
   }
 
   async login(username, password) {
@@ -215,4 +220,20 @@ export async function auditOf(w, subject) {
 // Run SQL on a data directory's database with Debian's sqlite3, as someone with file access.
 export function sqlite(data, sql) {
   return execFileSync('sqlite3', [path.join(data, 'phivault.db'), sql]).toString();
+}
+
+// Run the phivault command without blocking the event loop (so a test can keep load on a
+// server meanwhile); resolves to {status, stdout, stderr}.
+export function cliAsync(args, { env = {} } = {}) {
+  const full = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(full)) if (v === undefined) delete full[k];
+  return new Promise((resolve, reject) => {
+    const p = spawn(BIN, args, { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => { stdout += c; });
+    p.stderr.on('data', (c) => { stderr += c; });
+    p.on('error', reject);
+    p.on('exit', (code) => resolve({ status: code, stdout, stderr }));
+  });
 }
