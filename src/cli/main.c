@@ -14,7 +14,8 @@ static const struct command commands[] = {
     {"init", NULL, pv_cmd_init, "init --data DIR [--policy FILE]"},
     {"serve", NULL, pv_cmd_serve,
      "serve --data DIR [--listen ADDR:PORT] [--threads N] [--session-ttl SECONDS] "
-     "[--log-requests] [--tls-cert FILE --tls-key FILE] [--insecure-http] [--sweep-interval SECONDS]"},
+     "[--log-requests] [--tls-cert FILE --tls-key FILE] [--insecure-http] [--sweep-interval "
+     "SECONDS]"},
     {"policy", "check", pv_cmd_policy_check, "policy check FILE"},
     {"audit", "verify", pv_cmd_audit_verify, "audit verify --data DIR"},
     {"routes", NULL, pv_cmd_routes, "routes"},

@@ -131,7 +131,7 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
     if (resp->status == 401)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (resp->status == 429 && r->call.retry_after > 0) {
-        snprintf(st, sizeof st, "%d", r->call.retry_after);
+        (void)snprintf(st, sizeof st, "%d", r->call.retry_after);
         MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, st);
     }
     if (r->gpc_honored)

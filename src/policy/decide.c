@@ -318,8 +318,8 @@ is_use(enum pv_action a)
     /* Recording a consent (a withdrawal above all) is never stopped by a restriction, and a
      * contact check answers "subject-restricted" by its own rule. */
     return a != PV_ACT_RESTRICT && a != PV_ACT_UNRESTRICT && a != PV_ACT_ENROLL &&
-           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT &&
-           a != PV_ACT_CLOSE && a != PV_ACT_HOLD;
+           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT && a != PV_ACT_CLOSE &&
+           a != PV_ACT_HOLD;
 }
 
 /* Whether the minors rules keep a minor subject out of this collection. */

@@ -751,7 +751,7 @@ load_consent_kind(struct ctx *c, struct pv_consent_kind *k, int i, const node_t 
     char what[128];
     node_t *v, *dv;
 
-    snprintf(what, sizeof what, "consent %s", k->name);
+    (void)snprintf(what, sizeof what, "consent %s", k->name);
     if (!want_map(c, vn, what))
         return;
     check_keys(c, vn, keys, what);
@@ -1254,11 +1254,11 @@ load_communications(struct ctx *c, const node_t *m)
 
 #define DEFAULT_ADULT_AGE 18
 #define DEFAULT_CONSENT_AGE 13 /* COPPA: younger children need verified parental consent */
-#define DEFAULT_SESSION_S (8 * 3600)
+#define DEFAULT_SESSION_S (INT64_C(8) * 3600)
 #define DEFAULT_USER_FAILURES 5
 #define DEFAULT_ADDRESS_FAILURES 20
-#define DEFAULT_FAILURE_WINDOW_S (15 * 60)
-#define MAX_SPAN_S (7 * 86400)
+#define DEFAULT_FAILURE_WINDOW_S (INT64_C(15) * 60)
+#define MAX_SPAN_S (INT64_C(7) * 86400)
 
 /* The rules a policy gets when it says nothing: no minors features, no break-glass. */
 static void

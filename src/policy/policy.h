@@ -340,14 +340,14 @@ struct pv_facts {
     int guardian_age;      /* enroll: that guardian's age in whole years */
     int parental_consent;  /* enroll, birth-date change: verified parental consent is held */
     int birth_date_change; /* update: the birth date changes; age is the new age */
-    int channel;                /* contact: enum pv_channel */
-    unsigned channels_allowed;  /* contact: channels their confidential-communications choice
-                                   leaves (bit c); 0: they made none */
-    int has_address;            /* contact: something on file reaches them on the channel */
-    int number_opted_out;       /* contact by SMS: the number texted STOP */
-    int recipient;              /* disclose: recipient index, -1 if none or unknown */
+    int channel;           /* contact: enum pv_channel */
+    unsigned channels_allowed;   /* contact: channels their confidential-communications choice
+                                    leaves (bit c); 0: they made none */
+    int has_address;             /* contact: something on file reaches them on the channel */
+    int number_opted_out;        /* contact by SMS: the number texted STOP */
+    int recipient;               /* disclose: recipient index, -1 if none or unknown */
     uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
-    int held;                   /* delete: the subject is under an active legal hold */
+    int held;                    /* delete: the subject is under an active legal hold */
 };
 
 struct pv_decision {

@@ -657,7 +657,7 @@ vacuum_into(sqlite3 *db, const char *which, const char *dest)
     char sql[64];
     int rc;
 
-    snprintf(sql, sizeof sql, "VACUUM %s INTO ?1", which);
+    (void)snprintf(sql, sizeof sql, "VACUUM %s INTO ?1", which);
     rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);

@@ -189,7 +189,7 @@ test_access_rules_model(void **state)
     struct pv_policy *p;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/tests/unit/policies/good/access-rules.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/tests/unit/policies/good/access-rules.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_int_equal(p->minors.adult_age, 18);
     assert_int_equal(p->minors.consent_age, 13);
@@ -244,7 +244,7 @@ test_consent_model(void **state)
     int i;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     k = &p->consent_kinds[pv_policy_consent(p, "marketing_sms")];
     assert_int_equal(k->type, PV_CONSENT_MARKETING);
@@ -270,7 +270,7 @@ test_consent_model(void **state)
     pv_policy_free(p);
 
     /* Without consents, acceptance of the policy is still recorded under a kind of its own. */
-    snprintf(path, sizeof path, "%s/tests/unit/policies/good/minimal.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/tests/unit/policies/good/minimal.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_int_equal(p->nconsents, 1);
     assert_string_equal(p->consents[p->policy_kind], "policy");
@@ -278,7 +278,7 @@ test_consent_model(void **state)
     pv_policy_free(p);
 
     /* The list form: kinds of type other, held once granted. */
-    snprintf(path, sizeof path, "%s/tests/unit/policies/good/roles-map.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/tests/unit/policies/good/roles-map.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     i = pv_policy_consent(p, "research");
     assert_int_equal(p->consent_kinds[i].type, PV_CONSENT_OTHER);

@@ -272,6 +272,8 @@ count(struct fixture *f, const char *sql)
     for (i = 0; i < 8 && texts[i] && strcmp(texts[i], sql) != 0; i++)
         ;
     assert_true(i < 8);
+    if (i >= 8)
+        return -1;
     if (texts[i] == NULL) {
         texts[i] = sql;
         q[i].text = sql;
