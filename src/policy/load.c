@@ -42,15 +42,23 @@ static void
 err(struct ctx *c, const node_t *n, const char *fmt, ...)
 {
     va_list ap;
-    size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
+    size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1, start;
 
     c->nerrors++;
     if (c->errors == NULL || c->nerrors > MAX_ERRORS)
         return;
     pv_buf_printf(c->errors, "%s:%zu:%zu: ", c->name, line, col);
+    start = c->errors->len;
     va_start(ap, fmt);
     pv_buf_vprintf(c->errors, fmt, ap);
     va_end(ap);
+    /*
+     * Messages quote the file's own text (an unknown key): a control character in it
+     * (a CR, a newline in a quoted key) must not break one problem per line.
+     */
+    for (size_t i = start; c->errors->data && i < c->errors->len; i++)
+        if ((unsigned char)c->errors->data[i] < 0x20 || c->errors->data[i] == 0x7f)
+            c->errors->data[i] = '?';
     pv_buf_puts(c->errors, "\n");
 }
 
