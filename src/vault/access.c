@@ -213,7 +213,8 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
                          : a->collection >= 0 ? p->collections[a->collection].name
                                               : "";
     rows[0].record = a->record && (pv_id_valid(a->record, "usr") || pv_id_valid(a->record, "brk") ||
-                                   pv_id_valid(a->record, "cns") || pv_id_valid(a->record, "hld"))
+                                   pv_id_valid(a->record, "cns") || pv_id_valid(a->record, "hld") ||
+                                   pv_id_valid(a->record, "req") || pv_id_valid(a->record, "dsc"))
                          ? a->record
                          : safe_id(a->record, "rec");
     rows[0].recipient = a->audit_recipient ? a->audit_recipient : "";
