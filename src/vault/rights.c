@@ -624,9 +624,14 @@ load(struct pv_vault *v, struct pv_call *call, struct pv_conn *c, const char *ri
     return rc;
 }
 
+/*
+ * The access to request r. A request outlives its subject, as the record of a
+ * right honored: once the person is erased, only the rights power reads it,
+ * decided without the person (there is nothing of them left to decide on).
+ */
 static void
-request_access(struct pv_access *a, enum pv_action action, const char *audit_action,
-               const struct pv_request *r)
+request_access(struct pv_vault *v, struct pv_conn *c, struct pv_access *a, enum pv_action action,
+               const char *audit_action, const struct pv_request *r)
 {
     memset(a, 0, sizeof *a);
     a->action = action;
@@ -635,8 +640,13 @@ request_access(struct pv_access *a, enum pv_action action, const char *audit_act
     a->collection = -1;
     a->audit_collection = r->type;
     a->record = r->id;
-    /* A request outlives its subject: the record of a right honored is kept after erasure. */
     a->subject_exists = 1;
+    (void)v;
+    if (!subject_known(c, r->subject_id)) {
+        a->action = PV_ACT_FULFIL;
+        a->subject = NULL;
+        a->audit_subject = r->subject_id;
+    }
 }
 
 int
@@ -653,7 +663,7 @@ pv_vault_request_get(struct pv_vault *v, struct pv_call *call, const char *rid, 
         return PV_ENOMEM;
     rc = load(v, call, c, rid, "request.read", r);
     if (rc == 0) {
-        request_access(&a, PV_ACT_REQUEST, "request.read", r);
+        request_access(v, c, &a, PV_ACT_REQUEST, "request.read", r);
         rc = pv_access(v, call, &a, NULL, NULL, NULL);
     }
     if (rc == 0)
@@ -1171,7 +1181,7 @@ run_transition(struct tctx *x, const json_t *body, json_t **out)
     if ((rc = key_of(v, x->c, r->subject_id, &x->dk, &x->have_key)) != 0)
         return rc;
     x->details = details_of(r, x->have_key ? &x->dk : NULL);
-    request_access(&a, t->action, t->audit, r);
+    request_access(v, x->c, &a, t->action, t->audit, r);
     if (t->tr == TR_COMPLETE && strcmp(r->type, "amend") == 0 && x->have_key &&
         (state_bit(r->state) & t->from)) {
         if ((rc = prepare_amend(v, call, x->c, r, x->details, &x->dk, x->ch, &a)) != 0)

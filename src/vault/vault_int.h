@@ -50,6 +50,9 @@ struct pv_access {
     const char *audit_collection;
     /* The audit entry's recipient column (a declared recipient). */
     const char *audit_recipient;
+    /* The audit entry's subject when subject is NULL: a person erased, named by a record kept
+     * after them (a rights request), whose decision no longer reads any fact about them. */
+    const char *audit_subject;
 };
 
 /*
