@@ -58,6 +58,7 @@ pv_h_request_list(struct pv_req *r, struct pv_resp *out)
     struct pv_request_query q;
     int rc = query(r, &q);
 
+    q.subject = pv_req_arg(r, "subject");
     return rc ? rc : pv_vault_request_list(r->v, &r->call, NULL, &q, &out->body);
 }
 

@@ -715,6 +715,8 @@ pv_vault_request_list(struct pv_vault *v, struct pv_call *call, const char *subj
     }
     if (q->after && !pv_id_valid(q->after, "req"))
         return bad(call, "after", "after is the id of the last request of the previous page");
+    if (subject == NULL && q->subject && !pv_id_valid(q->subject, "sub"))
+        return bad(call, "subject", "subject is a subject id");
     memset(&l, 0, sizeof l);
     l.v = v;
     l.now = pv_now_ms();
@@ -726,6 +728,7 @@ pv_vault_request_list(struct pv_vault *v, struct pv_call *call, const char *subj
     a.subject = subject;
     a.collection = -1;
     a.audit_collection = q->type;
+    a.audit_subject = subject ? NULL : q->subject;
     a.subject_exists = subject ? subject_known(l.c, subject) : 0;
     if ((rc = pv_access(v, call, &a, NULL, NULL, NULL)) != 0)
         return rc;
@@ -733,7 +736,7 @@ pv_vault_request_list(struct pv_vault *v, struct pv_call *call, const char *subj
         return rc;
     l.dk = have ? &dk : NULL;
     memset(&f, 0, sizeof f);
-    f.subject = subject;
+    f.subject = subject ? subject : q->subject;
     f.state = q->state;
     f.type = q->type;
     f.overdue = q->overdue;

@@ -381,6 +381,8 @@ struct pv_request_query {
     int overdue; /* 0: either; 1: open past due; 2: not so */
     const char *after;
     int limit;
+    /* everyone's requests (the rights power): only this person's, erased or not */
+    const char *subject;
 };
 
 /* The requests of subject (NULL: of everyone, the rights power only), oldest first. */

@@ -133,6 +133,11 @@ test('with nothing the law keeps, the data key is destroyed at once', async () =
   // (the last entry is the audit search itself)
   const tail = entries.slice(-3, -1).map((e) => [e.action, e.reason]);
   assert.deepEqual(tail, [['request.complete', 'permit'], ['retention.erase', 'deletion-request']]);
+  // The rights power still finds the request among that person's, as the record of the right honored.
+  const theirs = await po('GET', `/v1/requests?subject=${s}`);
+  assert.equal(theirs.status, 200, theirs.text);
+  assert.deepEqual(theirs.json.requests.map((x) => [x.id, x.state, x.result.erased]), [[r.json.id, 'completed', true]]);
+  assert.equal((await po('GET', `/v1/subjects/${s}/requests`)).status, 404);
   // The person is gone: found by nothing, their login ends.
   assert.equal((await w.c.req('GET', `/v1/subjects/${s}`, { token: w.tokens.po1, purpose: 'legal' })).status, 404);
   assert.equal((await w.c.req('GET', `/v1/subjects/${s}`, { token: own, purpose: 'self' })).status, 401);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { auditOf, startServer, world } from './lib/harness.js';
+import { ADMIN_PASSWORD, PASSWORD, SRC, auditOf, startServer, world } from './lib/harness.js';
 
 const require = createRequire(import.meta.url);
 const JSONSchemaValidator = require('@asymmetrik/fhir-json-schema-validator');
@@ -163,4 +163,47 @@ test('a restricted person still gets their copy; others get it only for the rest
   const po = await exportOf(s, { token: w.tokens.po1, purpose: 'rights' });
   assert.equal(po.status, 200, po.text);
   assert.equal(po.json.collections.profile[0].fields.name.value, 'Restricted Exporter');
+});
+
+test('FHIR R4 for another service: health records that are not visits become Observations', async () => {
+  const t = await startServer({ policy: `${SRC}/tests/unit/policies/good/therapy.yaml` });
+  try {
+    const c = t.client;
+    const admin = await c.login('admin', ADMIN_PASSWORD);
+    for (const [u, role] of [['desk', 'staff'], ['therapist', 'provider']])
+      assert.equal((await c.req('POST', '/v1/users', { token: admin, json: { username: u, password: PASSWORD(u), role } })).status, 201);
+    const desk = await c.login('desk', PASSWORD('desk'));
+    const therapist = await c.login('therapist', PASSWORD('therapist'));
+    const version = (await c.req('GET', '/v1/policy')).json.version;
+    const e = await c.req('POST', '/v1/subjects', { token: desk, purpose: 'operations',
+      json: { policy_version: version, birth_date: '1991-02-03', profile: { nickname: 'quiet-fox' } } });
+    assert.equal(e.status, 201, e.text);
+    const s = e.json.id;
+    const users = (await c.req('GET', '/v1/users', { token: admin })).json.users;
+    assert.equal((await c.req('POST', `/v1/subjects/${s}/assignments`, { token: desk, purpose: 'operations',
+      json: { provider: users.find((x) => x.username === 'therapist').id } })).status, 201);
+    assert.equal((await c.req('POST', `/v1/subjects/${s}/records/session_notes`, { token: therapist, purpose: 'therapy',
+      json: { note: 'Discussed sleep; plan to keep a diary.' } })).status, 201);
+    assert.equal((await c.req('POST', `/v1/subjects/${s}/records/messages`, { token: therapist, purpose: 'therapy',
+      json: { text: 'How did the diary go?', sent_at: '2026-05-02T09:00:00Z' } })).status, 201);
+    const u = await c.req('POST', '/v1/users', { token: admin, json: { username: 'fox', password: PASSWORD('fox'), role: 'patient', subject_id: s } });
+    assert.equal(u.status, 201);
+    const me = await c.login('fox', PASSWORD('fox'));
+    const r = await c.req('GET', `/v1/subjects/${s}/export?format=fhir`, { token: me, purpose: 'self' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(fhir.validate(r.json, true), []);
+    const resources = r.json.entry.map((x) => x.resource);
+    const patient = resources.find((x) => x.resourceType === 'Patient');
+    assert.deepEqual(patient.name, [{ text: 'quiet-fox' }]);
+    assert.equal(patient.birthDate, '1991-02-03');
+    const obs = resources.filter((x) => x.resourceType === 'Observation');
+    assert.deepEqual(obs.map((o) => o.code.text).sort(), ['messages', 'session_notes']);
+    const note = obs.find((o) => o.code.text === 'session_notes').component[0];
+    assert.equal(note.valueString, 'Discussed sleep; plan to keep a diary.');
+    assert.deepEqual(note.code.coding.map((x) => x.code), ['session_notes.note', 'user.health.session_note']);
+    for (const o of obs) assert.deepEqual(fhir.validate(o), []);
+  } finally {
+    await t.stop();
+    t.remove();
+  }
 });
