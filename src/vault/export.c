@@ -403,7 +403,7 @@ pv_vault_export(struct pv_vault *v, struct pv_call *call, const char *subject,
     const struct pv_policy *p = v->policy;
     struct pv_subject s;
     struct exp x;
-    json_t *doc = NULL, *consents = NULL;
+    json_t *doc = NULL, *consents = NULL, *prefs = NULL, *birth = NULL;
     int rc, u;
 
     if ((rc = exp_init(&x, v, call, subject, "subject.export")) == 0) {
@@ -424,22 +424,35 @@ pv_vault_export(struct pv_vault *v, struct pv_call *call, const char *subject,
         rc = read_all(&x, &s);
     if (rc == 0)
         rc = pv_vault_consent_list(v, call, subject, &consents);
+    /* The confidential-communications choice and its addresses (decided and audited there). */
+    if (rc == 0)
+        rc = pv_vault_contact_prefs_get(v, call, subject, &prefs);
     u = call->purpose ? pv_policy_purpose(p, call->purpose) : -1;
+    /* The birth date kept on the subject itself (the age rules use it), with the profile. */
+    if (rc == 0 && x.have_key && json_object_get(x.collections, "profile") && u >= 0 &&
+        pv_purpose_covers(&p->purposes[u], PV_DOB_CATEGORY) && s.birth_date_len > 0)
+        birth = pv_open_text(&x.dk, s.id, "subject", "birth_date", s.birth_date, s.birth_date_len);
     if (rc == 0) {
         doc = json_pack(
-            "{s:s, s:o, s:{s:s}, s:s, s:s, s:{s:s, s:s, s:o, s:s, s:o, s:s}, s:O, s:O,"
-            " s:o}",
+            "{s:s, s:o, s:{s:s}, s:s, s:s, s:{s:s, s:s, s:o, s:s, s:o, s:s, s:o?}, s:O, s:O,"
+            " s:o, s:o}",
             "format", "phivault-export/1", "generated_at", pv_json_time(pv_now_ms()),
             "organization", "name", p->org.name, "policy_version", p->version, "purpose",
             u >= 0 ? p->purposes[u].key : "", "subject", "id", s.id, "status", s.status,
             "enrolled_at", pv_json_time(s.created), "policy_version", s.policy_version,
             "accepted_at", pv_json_time(s.accepted_at), "accepted_source", s.accepted_source,
-            "collections", x.collections, "withheld_collections", x.withheld, "consents", consents);
-        consents = NULL;
+            "birth_date", birth, "collections", x.collections, "withheld_collections", x.withheld,
+            "consents", consents, "contact_preferences", prefs);
+        consents = prefs = birth = NULL;
+        /* No birth date held, or none the purpose may see: none in the answer. */
+        if (doc && json_is_null(json_object_get(json_object_get(doc, "subject"), "birth_date")))
+            json_object_del(json_object_get(doc, "subject"), "birth_date");
         if (doc == NULL)
             rc = PV_ENOMEM;
     }
     json_decref(consents);
+    json_decref(prefs);
+    json_decref(birth);
     if (rc == 0 && format == PV_EXPORT_FHIR) {
         json_t *bundle = pv_fhir_bundle(p, doc);
         json_decref(doc);

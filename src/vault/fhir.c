@@ -177,6 +177,13 @@ patient(const char *pid, const json_t *exp, const json_t *profile)
     json_decref(names);
     json_decref(telecom);
     json_decref(address);
+    if (json_object_get(p, "birthDate") == NULL) {
+        const char *b =
+            json_string_value(json_object_get(json_object_get(exp, "subject"), "birth_date"));
+        int y, m, d;
+        if (b && pv_date_parse(b, &y, &m, &d) == 0)
+            json_object_set_new(p, "birthDate", json_string(b));
+    }
     /* What FHIR has no element for stays, as an extension with its category. */
     exts = field_extensions("profile", fields, NULL);
     if (exts && json_array_size(exts) > 0) {
@@ -372,9 +379,10 @@ pv_fhir_bundle(const struct pv_policy *p, const json_t *exp)
         json_decref(entries);
         return NULL;
     }
-    bundle = json_pack("{s:s, s:s, s:s, s:O, s:I, s:o}", "resourceType", "Bundle", "id", bid,
-                       "type", "collection", "timestamp", json_object_get(exp, "generated_at"),
-                       "total", (json_int_t)json_array_size(entries), "entry", entries);
+    /* A collection has no total (FHIR's bdl-1: only searches and histories do). */
+    bundle = json_pack("{s:s, s:s, s:s, s:O, s:o}", "resourceType", "Bundle", "id", bid, "type",
+                       "collection", "timestamp", json_object_get(exp, "generated_at"), "entry",
+                       entries);
     return bundle;
 }
 
@@ -514,6 +522,34 @@ record_html(struct pv_buf *b, const json_t *rec)
     return rc;
 }
 
+/* How the person asked to be contacted, and the addresses of their own. */
+static int
+prefs_html(struct pv_buf *b, const json_t *prefs)
+{
+    const json_t *chs = json_object_get(prefs, "channels"), *e;
+    const json_t *adr = json_object_get(prefs, "addresses");
+    const char *key;
+    size_t i;
+    int rc;
+
+    rc = pv_buf_puts(b, "<h2>How you asked to be contacted</h2><p>");
+    if (rc == 0 && !json_is_array(chs))
+        rc = pv_buf_puts(b, "No choice made: every channel.");
+    json_array_foreach(chs, i, e)
+    {
+        if (rc == 0)
+            rc = html(b, i ? ", %s" : "%s", json_string_value(e));
+    }
+    if (rc == 0)
+        rc = pv_buf_puts(b, "</p>");
+    json_object_foreach((json_t *)adr, key, e)
+    {
+        if (rc == 0)
+            rc = html(b, "<p>%s: %s</p>", key, json_string_value(e));
+    }
+    return rc;
+}
+
 char *
 pv_export_html(const struct pv_policy *p, const json_t *exp)
 {
@@ -563,6 +599,8 @@ pv_export_html(const struct pv_policy *p, const json_t *exp)
         if (rc == 0)
             rc = pv_buf_puts(&b, "</p>");
     }
+    if (rc == 0)
+        rc = prefs_html(&b, json_object_get(exp, "contact_preferences"));
     if (rc == 0)
         rc = pv_buf_puts(&b, "<h2>Consents</h2><table><thead><tr><th>Time</th><th>Kind</th>"
                              "<th>Action</th><th>Source</th></tr></thead><tbody>");

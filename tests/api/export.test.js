@@ -59,6 +59,9 @@ test('the person gets every piece of data held on them, each value with its cate
   const usage = e.collections.usage[0];
   assert.equal(usage.source, 'subject');
   assert.deepEqual(usage.fields.ip, { value: '192.0.2.7', category: 'user.device.ip_address' });
+  // The birth date kept on the subject itself, and how they asked to be contacted.
+  assert.equal(e.subject.birth_date, '1980-05-17');
+  assert.deepEqual(e.contact_preferences, { channels: null, updated: null, addresses: {} });
   // The consent ledger is part of it: the policy acceptance at enrollment and the cookie choice.
   assert.ok(e.consents.entries.some((x) => x.kind === 'policy' && x.action === 'grant'));
   assert.equal(e.consents.current.cookies_functional.held, true);
@@ -114,6 +117,8 @@ test('FHIR R4: a Bundle that validates against HL7\'s FHIR R4 JSON schema', asyn
 
 test('HTML: a printable copy with every value, escaped', async () => {
   const s = await w.enroll({ name: '<script>alert(1)</script> Smith', email: 'smith@example.org' });
+  assert.equal((await w.c.req('PUT', `/v1/subjects/${s}/contact-preferences`, { token: w.tokens.staff1, purpose: 'operations',
+    json: { channels: ['mail'], addresses: { mail: '9 <Quiet> Road' } } })).status, 200);
   const r = await exportOf(s, { token: w.tokens.po1, purpose: 'rights', format: 'html' });
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers['content-type'], /^text\/html; charset=utf-8/);
@@ -123,6 +128,7 @@ test('HTML: a printable copy with every value, escaped', async () => {
   assert.ok(r.text.includes('smith@example.org'));
   assert.ok(r.text.includes('user.contact.email'));
   assert.ok(r.text.includes('@media print'));
+  assert.ok(r.text.includes('mail: 9 &lt;Quiet&gt; Road'));
   const mine = await exportOf(w.subject, { format: 'html' });
   assert.ok(mine.text.includes('healing well &lt;b&gt;ok&lt;/b&gt;'));
   assert.equal((await exportOf(w.subject, { format: 'pdf' })).status, 400);
@@ -136,6 +142,8 @@ test('the purpose decides what the export holds; the policy decides who gets one
   assert.deepEqual(r.json.withheld_collections, ['payments', 'usage']);
   assert.deepEqual(Object.keys(r.json.collections.profile[0].fields).sort(), ['birth_date', 'name']);
   assert.deepEqual(r.json.collections.profile[0].withheld.sort(), ['email', 'phone']);
+  assert.deepEqual(r.json.contact_preferences.withheld, ['addresses']);
+  assert.equal(r.json.subject.birth_date, '1980-05-17');
   const audit = (await auditOf(w, w.subject)).filter((x) => x.action === 'subject.export' && x.actor === w.users.prov1);
   assert.deepEqual(audit.map((x) => [x.collection, x.decision, x.reason]), [['profile', 'permit', 'permit'],
     ['visits', 'permit', 'permit'], ['payments', 'deny', 'purpose-excludes-collection'], ['usage', 'deny', 'purpose-excludes-collection']]);
