@@ -135,6 +135,11 @@ policy_json(const struct pv_policy *p)
                 json_array_append_new(kinds, json_string(pv_recipient_kind_name(k)));
         json_object_set_new(j, "request_deadlines", deadlines);
         json_object_set_new(j, "disclosure", json_pack("{s:o}", "forbidden_kinds", kinds));
+        json_object_set_new(j, "recordings",
+                            p->recordings.declared
+                                ? json_pack("{s:b, s:s}", "recorded", p->recordings.recorded,
+                                            "category", p->recordings.category)
+                                : json_null());
     }
     if (j && p->visit_collection >= 0)
         json_object_set_new(j, "visit_collection",

@@ -1222,6 +1222,45 @@ load_disclosure(struct ctx *c, const node_t *m)
     }
 }
 
+/*
+ * recordings: {recorded, category?}. Never recorded: no category under the
+ * recordings' key may be declared, so no collection can hold one. Recorded:
+ * some category holds them, and every such category is health data.
+ */
+static void
+load_recordings(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"recorded", "category", NULL};
+    struct pv_policy *p = c->p;
+    int held = 0;
+    node_t *v, *rn;
+
+    if (!want_map(c, m, "recordings"))
+        return;
+    check_keys(c, m, keys, "recordings");
+    if ((rn = need(c, m, "recorded", "recordings")) == NULL ||
+        !get_bool(c, rn, "recordings.recorded", &p->recordings.recorded))
+        return;
+    p->recordings.category = "user.health.recording";
+    if ((v = get(c, m, "category")) &&
+        (p->recordings.category = get_category_key(c, v, "recordings.category")) == NULL)
+        return;
+    p->recordings.declared = 1;
+    for (int i = 0; i < p->ncategories; i++) {
+        const struct pv_category *cat = &p->categories[i];
+        if (!pv_category_covers(p->recordings.category, cat->key))
+            continue;
+        held = 1;
+        if (!p->recordings.recorded)
+            err(c, rn, "sessions are never recorded, but category %s holds recordings", cat->key);
+        else if (!cat->phi)
+            err(c, rn, "recordings hold health data: category %s needs phi: true", cat->key);
+    }
+    if (p->recordings.recorded && !held)
+        err(c, rn, "sessions are recorded, but no category under %s holds the recordings",
+            p->recordings.category);
+}
+
 /* The profile field texts go to: named, or the first one of a phone-number category, if any. */
 static void
 load_sms_number(struct ctx *c, const node_t *sms)
@@ -1578,12 +1617,28 @@ load_access_rules(struct ctx *c, const node_t *root)
 static void
 load_root(struct ctx *c, node_t *root)
 {
-    static const char *const keys[] = {
-        "phivault",    "organization",   "effective", "minimum_age",        "categories",
-        "collections", "roles",          "purposes",  "consents",           "recipients",
-        "rights",      "communications", "minors",    "profile_visibility", "restriction",
-        "break_glass", "authentication", "change",    "visit_collection",   "disclosure",
-        NULL};
+    static const char *const keys[] = {"phivault",
+                                       "organization",
+                                       "effective",
+                                       "minimum_age",
+                                       "categories",
+                                       "collections",
+                                       "roles",
+                                       "purposes",
+                                       "consents",
+                                       "recipients",
+                                       "rights",
+                                       "communications",
+                                       "minors",
+                                       "profile_visibility",
+                                       "restriction",
+                                       "break_glass",
+                                       "authentication",
+                                       "change",
+                                       "visit_collection",
+                                       "disclosure",
+                                       "recordings",
+                                       NULL};
     struct pv_policy *p = c->p;
     node_t *v, *cats = NULL;
     int y, mo, d;
@@ -1638,6 +1693,8 @@ load_root(struct ctx *c, node_t *root)
         load_rights(c, v);
     if ((v = get(c, root, "disclosure")))
         load_disclosure(c, v);
+    if ((v = get(c, root, "recordings")))
+        load_recordings(c, v);
     if ((v = get(c, root, "communications")))
         load_communications(c, v);
     load_access_rules(c, root);

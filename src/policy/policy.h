@@ -256,6 +256,13 @@ struct pv_policy {
     struct {
         unsigned forbidden_kinds; /* bit k: recipients of enum pv_recipient_kind k get nothing */
     } disclosure;
+    /* whether sessions are recorded (docs/policy.md: recordings); declared 0: the policy
+       says nothing */
+    struct {
+        int declared;
+        int recorded;         /* 1: recorded, and the recordings are health data */
+        const char *category; /* the category key recordings fall under */
+    } recordings;
 };
 
 /*

@@ -210,6 +210,13 @@ test('FHIR R4 for another service: health records that are not visits become Obs
     assert.equal(note.valueString, 'Discussed sleep; plan to keep a diary.');
     assert.deepEqual(note.code.coding.map((x) => x.code), ['session_notes.note', 'user.health.session_note']);
     for (const o of obs) assert.deepEqual(fhir.validate(o), []);
+    // This service declares its sessions are never recorded: no collection can hold one.
+    const policy = (await c.req('GET', '/v1/policy')).json;
+    assert.deepEqual(policy.recordings, { recorded: false, category: 'user.health.recording' });
+    const rec = await c.req('POST', `/v1/subjects/${s}/records/recordings`, { token: therapist, purpose: 'therapy',
+      json: { video: 'c2Vzc2lvbg==' } });
+    assert.equal(rec.status, 404);
+    assert.equal(rec.json.reason, 'unknown-collection');
   } finally {
     await t.stop();
     t.remove();
