@@ -1343,17 +1343,23 @@ pv_vault_request_transition(struct pv_vault *v, struct pv_call *call, const char
  */
 
 struct provided {
+    const struct pv_policy *p;
     const char *action;
     int64_t seq, ts;
 };
 
+/* The answer counts when the person (or their guardian) or the rights power produced it: a
+ * provider's export for care answers no request. */
 static int
 provided_cb(const struct pv_audit_row *row, void *arg)
 {
     struct provided *pr = arg;
+    int role = pv_policy_role(pr->p, row->role);
 
     pr->seq = row->seq; /* the last one seen: the next page starts after it */
-    if (strcmp(row->action, pr->action) == 0 && strcmp(row->decision, "permit") == 0) {
+    if (strcmp(row->action, pr->action) == 0 && strcmp(row->decision, "permit") == 0 && role >= 0 &&
+        (pr->p->roles[role].scope == PV_SCOPE_SELF ||
+         (pr->p->roles[role].powers & PV_POWER_RIGHTS))) {
         pr->ts = row->ts_ms;
         return 1;
     }
@@ -1365,7 +1371,7 @@ pv_rights_provided(struct pv_vault *v, const char *subject, const char *action, 
                    int64_t *seq, int64_t *ts)
 {
     struct pv_audit_filter f;
-    struct provided pr = {action, 0, 0};
+    struct provided pr = {v->policy, action, 0, 0};
     struct pv_conn *c;
     int64_t last;
     int rc;

@@ -354,6 +354,9 @@ test('access, portability, the right to know and the accounting are completed on
     let x = await move(r.json.id, 'complete', {});
     assert.equal(x.status, 409, type);
     assert.equal(x.json.reason, 'not-yet-provided');
+    // A provider's export for care answers no one's request.
+    assert.equal((await w.c.req('GET', `/v1/subjects/${w.subject}/${route}`, { token: w.tokens.prov1, purpose: 'treatment' })).status, 200);
+    assert.equal((await move(r.json.id, 'complete', {})).status, 409, type);
     assert.equal((await po('GET', `/v1/subjects/${w.subject}/${route}`)).status, 200, type);
     x = await move(r.json.id, 'complete', {});
     assert.equal(x.status, 200, `${type}: ${x.text}`);
