@@ -142,7 +142,45 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS usage_by_subject ON usage_events(subject_id, created, id);"
     "CREATE TABLE IF NOT EXISTS deidentified(id TEXT PRIMARY KEY, collection TEXT NOT NULL,"
     " period TEXT NOT NULL, categories TEXT NOT NULL, body BLOB NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS deidentified_by_collection ON deidentified(collection, id);";
+    "CREATE INDEX IF NOT EXISTS deidentified_by_collection ON deidentified(collection, id);"
+    /* Individual rights: requests and their deadlines, the earlier values amendments replaced,
+       statements of disagreement, and every disclosure. History and statements go with their
+       record (and a field's history with the field's category), so retention reaches them. */
+    "CREATE TABLE IF NOT EXISTS rights_requests(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " type TEXT NOT NULL, requester TEXT NOT NULL, filed_by TEXT NOT NULL, source TEXT NOT NULL,"
+    " agent BLOB, collection TEXT NOT NULL, record_id TEXT NOT NULL, details BLOB,"
+    " received INTEGER NOT NULL, due INTEGER NOT NULL, state TEXT NOT NULL,"
+    " verified_at INTEGER NOT NULL, verified_by TEXT NOT NULL, verification TEXT NOT NULL,"
+    " extended_at INTEGER NOT NULL, extended_by TEXT NOT NULL, extension BLOB,"
+    " closed_at INTEGER NOT NULL, closed_by TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " explanation BLOB, result TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS rights_requests_by_subject ON rights_requests(subject_id,"
+    " received, id);"
+    "CREATE INDEX IF NOT EXISTS rights_requests_by_received ON rights_requests(received, id);"
+    "CREATE TABLE IF NOT EXISTS record_history(seq INTEGER PRIMARY KEY,"
+    " subject_id TEXT NOT NULL, record_id TEXT NOT NULL, collection TEXT NOT NULL,"
+    " field TEXT NOT NULL, category TEXT NOT NULL, ts INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " request_id TEXT NOT NULL, sealed BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS record_history_by_record ON record_history(record_id, seq);"
+    "CREATE INDEX IF NOT EXISTS record_history_by_subject ON record_history(subject_id, seq);"
+    "CREATE TABLE IF NOT EXISTS disagreements(id TEXT PRIMARY KEY,"
+    " request_id TEXT NOT NULL UNIQUE, subject_id TEXT NOT NULL, collection TEXT NOT NULL,"
+    " record_id TEXT NOT NULL, ts INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " statement BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS disagreements_by_record ON disagreements(record_id, ts);"
+    "CREATE INDEX IF NOT EXISTS disagreements_by_subject ON disagreements(subject_id, ts);"
+    "CREATE TRIGGER IF NOT EXISTS record_history_gone AFTER DELETE ON records BEGIN"
+    " DELETE FROM record_history WHERE record_id = OLD.id;"
+    " DELETE FROM disagreements WHERE record_id = OLD.id; END;"
+    "CREATE TRIGGER IF NOT EXISTS record_history_trimmed AFTER UPDATE OF categories ON records"
+    " BEGIN DELETE FROM record_history WHERE record_id = NEW.id AND"
+    " instr(',' || NEW.categories || ',', ',' || category || ',') = 0; END;"
+    "CREATE TABLE IF NOT EXISTS disclosures(id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " ts INTEGER NOT NULL, recipient TEXT NOT NULL, recipient_kind TEXT NOT NULL,"
+    " purpose TEXT NOT NULL, tpo INTEGER NOT NULL, collection TEXT NOT NULL,"
+    " records TEXT NOT NULL, categories TEXT NOT NULL, consents TEXT NOT NULL,"
+    " statements TEXT NOT NULL, description BLOB, actor TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS disclosures_by_subject ON disclosures(subject_id, ts, id);";
 
 static const struct pv_store_ops *ops(void);
 
