@@ -48,13 +48,15 @@ category_retention_json(const struct pv_policy *p, const struct pv_category *c, 
                         json_string(c->disposal == PV_DISPOSE_ANONYMIZE ? "anonymize" : "purge"));
     json_object_set_new(j, "consent",
                         c->consent >= 0 ? json_string(p->consents[c->consent]) : json_null());
+    json_object_set_new(j, "deletion", json_string(c->deletion_keep ? "keep" : "dispose"));
 }
 
 static json_t *
 policy_json(const struct pv_policy *p)
 {
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
-    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict", "holds"};
+    static const char *const powers[] = {"users",    "audit", "assign", "review",
+                                         "restrict", "holds", "rights"};
     json_t *cats = json_object(), *cols = json_object(), *roles = json_object();
     json_t *purposes = json_object(), *recips = json_object(), *rights = json_object(), *j;
 
@@ -118,6 +120,27 @@ policy_json(const struct pv_policy *p)
                   "consents", str_list(p->consents, p->nconsents), "recipients", recips, "rights",
                   rights);
     pv_policy_access_json(p, j);
+    if (j) {
+        /* Every right, its deadline and longest extension (the policy's or the default). */
+        json_t *deadlines = json_object(), *kinds = json_array();
+        for (int i = 0; deadlines && pv_right_name(i); i++) {
+            int days, ext;
+            pv_policy_right(p, pv_right_name(i), &days, &ext);
+            json_object_set_new(
+                deadlines, pv_right_name(i),
+                json_pack("{s:i, s:i}", "deadline_days", days, "extension_days", ext));
+        }
+        for (int k = 0; kinds && k < PV_RK_COUNT_; k++)
+            if (p->disclosure.forbidden_kinds & (1u << k))
+                json_array_append_new(kinds, json_string(pv_recipient_kind_name(k)));
+        json_object_set_new(j, "request_deadlines", deadlines);
+        json_object_set_new(j, "disclosure", json_pack("{s:o}", "forbidden_kinds", kinds));
+        json_object_set_new(j, "recordings",
+                            p->recordings.declared
+                                ? json_pack("{s:b, s:s}", "recorded", p->recordings.recorded,
+                                            "category", p->recordings.category)
+                                : json_null());
+    }
     if (j && p->visit_collection >= 0)
         json_object_set_new(j, "visit_collection",
                             json_string(p->collections[p->visit_collection].name));

@@ -142,5 +142,20 @@ int pv_h_hold_list(struct pv_req *r, struct pv_resp *out);
 int pv_h_hold_release(struct pv_req *r, struct pv_resp *out);
 int pv_h_usage_collect(struct pv_req *r, struct pv_resp *out);
 int pv_h_usage_list(struct pv_req *r, struct pv_resp *out);
+/* Individual rights (h_rights.c). */
+int pv_h_request_file(struct pv_req *r, struct pv_resp *out);
+int pv_h_subject_requests(struct pv_req *r, struct pv_resp *out);
+int pv_h_request_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_request_get(struct pv_req *r, struct pv_resp *out);
+int pv_h_request_verify(struct pv_req *r, struct pv_resp *out);
+int pv_h_request_extend(struct pv_req *r, struct pv_resp *out);
+int pv_h_request_complete(struct pv_req *r, struct pv_resp *out);
+int pv_h_request_deny(struct pv_req *r, struct pv_resp *out);
+int pv_h_request_disagree(struct pv_req *r, struct pv_resp *out);
+int pv_h_export(struct pv_req *r, struct pv_resp *out);
+int pv_h_know(struct pv_req *r, struct pv_resp *out);
+int pv_h_disclosure_record(struct pv_req *r, struct pv_resp *out);
+int pv_h_disclosure_accounting(struct pv_req *r, struct pv_resp *out);
+int pv_h_records_delete_all(struct pv_req *r, struct pv_resp *out);
 
 #endif

@@ -40,6 +40,8 @@ static const char *const action_names[PV_ACT_COUNT_] = {
     [PV_ACT_CLOSE] = "close",
     [PV_ACT_HOLD] = "hold",
     [PV_ACT_COLLECT] = "collect",
+    [PV_ACT_REQUEST] = "request",
+    [PV_ACT_FULFIL] = "fulfil",
 };
 
 static const char *const channel_names[PV_CH_COUNT_] = {
@@ -288,6 +290,12 @@ scope_denial(const struct pv_policy *p, const struct pv_facts *f, int purpose, c
     if ((f->action == PV_ACT_RESTRICT || f->action == PV_ACT_UNRESTRICT) && !f->self && !guardian &&
         !(r->powers & PV_POWER_RESTRICT))
         return "role-cannot-restrict";
+    /* Rights requests: the person (or their guardian) files and follows their own; the rights
+     * power files them on a person's behalf and alone verifies, extends, completes or denies. */
+    if (f->action == PV_ACT_FULFIL)
+        return r->powers & PV_POWER_RIGHTS ? NULL : "role-cannot-handle-requests";
+    if (f->action == PV_ACT_REQUEST && r->scope != PV_SCOPE_SELF && !(r->powers & PV_POWER_RIGHTS))
+        return "role-cannot-handle-requests";
     if (r->scope == PV_SCOPE_SELF) {
         if (f->self)
             return NULL;
@@ -318,8 +326,10 @@ is_use(enum pv_action a)
     /* Recording a consent (a withdrawal above all) is never stopped by a restriction, and a
      * contact check answers "subject-restricted" by its own rule. */
     return a != PV_ACT_RESTRICT && a != PV_ACT_UNRESTRICT && a != PV_ACT_ENROLL &&
-           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT && a != PV_ACT_CLOSE &&
-           a != PV_ACT_HOLD;
+           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT &&
+           a != PV_ACT_CLOSE && a != PV_ACT_HOLD &&
+           /* exercising a right is never stopped by a restriction (itself one of them) */
+           a != PV_ACT_REQUEST && a != PV_ACT_FULFIL;
 }
 
 /* Whether the minors rules keep a minor subject out of this collection. */
@@ -425,16 +435,22 @@ contact_denial(const struct pv_policy *p, const struct pv_purpose *u, const stru
  * May data go to f->recipient? It must be declared; and where the policy
  * says SMS numbers and SMS consent are never shared, neither the SMS
  * number's category (nor a broader one holding it) nor the ledger of an
- * SMS consent may be part of it.
+ * SMS consent may be part of it. Then the rules of the recipient: a kind the
+ * policy forbids gets nothing; health data goes to a business partner never,
+ * and to a service provider, an affiliate or a buyer only under a business
+ * associate agreement (a provider for care, and the law, need none); and a
+ * recipient receives only the categories its entry names.
  */
 static const char *
 disclose_denial(const struct pv_policy *p, const struct pv_facts *f)
 {
+    const struct pv_recipient *rc;
+    int kind, phi;
+
     if (f->recipient < 0 || f->recipient >= p->nrecipients)
         return "unknown-recipient";
-    if (!p->sms.never_shared)
-        return NULL;
-    if (f->collection >= 0 && f->collection < p->ncollections && p->sms.phone_category >= 0) {
+    if (p->sms.never_shared && f->collection >= 0 && f->collection < p->ncollections &&
+        p->sms.phone_category >= 0) {
         const struct pv_collection *c = &p->collections[f->collection];
         const char *sms = p->categories[p->sms.phone_category].key;
         for (int i = 0; i < c->nfields; i++) {
@@ -444,9 +460,31 @@ disclose_denial(const struct pv_policy *p, const struct pv_facts *f)
                 return "sms-never-shared";
         }
     }
-    for (int i = 0; p->consent_kinds && i < p->nconsents; i++)
+    for (int i = 0; p->sms.never_shared && p->consent_kinds && i < p->nconsents; i++)
         if (((f->consents_disclosed >> i) & 1) && p->consent_kinds[i].channel == PV_CH_SMS)
             return "sms-never-shared";
+    rc = &p->recipients[f->recipient];
+    kind = pv_recipient_kind_parse(rc->kind);
+    if (kind >= 0 && (p->disclosure.forbidden_kinds & (1u << kind)))
+        return "recipient-kind-forbidden";
+    if (f->collection < 0 || f->collection >= p->ncollections)
+        return NULL;
+    phi = pv_policy_touches_phi(p, f->collection, f->fields);
+    if (phi && kind == PV_RK_BUSINESS_PARTNER)
+        return "business-partner-no-health-data";
+    if (phi && !rc->baa &&
+        (kind == PV_RK_SERVICE_PROVIDER || kind == PV_RK_AFFILIATE || kind == PV_RK_BUYER))
+        return "baa-required";
+    for (int i = 0; i < p->collections[f->collection].nfields; i++) {
+        const char *key = p->categories[p->collections[f->collection].fields[i].category].key;
+        int covered = 0;
+        if (!((f->fields >> i) & 1))
+            continue;
+        for (int k = 0; k < rc->ncategories && !covered; k++)
+            covered = pv_category_covers(rc->categories[k], key);
+        if (!covered)
+            return "recipient-excludes-field";
+    }
     return NULL;
 }
 
@@ -539,6 +577,7 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         case PV_ACT_UPDATE:
         case PV_ACT_ENROLL:
         case PV_ACT_DISCLOSE:
+        case PV_ACT_FULFIL: /* an amendment writes the fields it names */
             if ((f->fields & ~covered) != 0) {
                 deny(d, PV_EDENIED, "purpose-excludes-field");
                 return;

@@ -458,6 +458,20 @@ load_category_disposal(struct ctx *c, struct pv_category *cat, const node_t *vn)
         else
             cat->disposal = (enum pv_disposal)i;
     }
+    /* What retention keeps by law a deletion request keeps too, unless the policy says the
+     * period is only the longest the service keeps it. */
+    cat->deletion_keep = cat->retention.unit != PV_RET_ACCOUNT;
+    if ((v = get(c, vn, "deletion"))) {
+        s = sval(v);
+        if (s && strcmp(s, "dispose") == 0)
+            cat->deletion_keep = 0;
+        else if (s == NULL || strcmp(s, "keep") != 0)
+            err(c, v, "expected keep or dispose for deletion");
+        else if (cat->retention.unit == PV_RET_ACCOUNT)
+            err(c, v,
+                "deletion: keep needs a retention period or forever; values kept while the account "
+                "is open go when a deletion closes it");
+    }
 }
 
 /*
@@ -537,8 +551,8 @@ check_usage(struct ctx *c, const node_t *m)
 static void
 load_categories(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"phi",  "retention", "index",   "store",
-                                       "from", "disposal",  "consent", NULL};
+    static const char *const keys[] = {"phi",      "retention", "index",    "store", "from",
+                                       "disposal", "consent",   "deletion", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -642,7 +656,7 @@ static const struct pv_role known_roles[] = {
     {"provider", PV_SCOPE_ASSIGNED, 0},
     {"staff", PV_SCOPE_ALL, PV_POWER_ASSIGN},
     {"privacy_officer", PV_SCOPE_ALL,
-     PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT | PV_POWER_HOLDS},
+     PV_POWER_AUDIT | PV_POWER_REVIEW | PV_POWER_RESTRICT | PV_POWER_HOLDS | PV_POWER_RIGHTS},
     {"admin", PV_SCOPE_NONE, PV_POWER_USERS},
 };
 
@@ -651,7 +665,8 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
 {
     static const char *const keys[] = {"scope", "powers", NULL};
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
-    static const char *const powers[] = {"users", "audit", "assign", "review", "restrict", "holds"};
+    static const char *const powers[] = {"users",    "audit", "assign", "review",
+                                         "restrict", "holds", "rights"};
     char what[128];
     node_t *v;
 
@@ -680,7 +695,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
                     break;
             if (j == PV_ARRAY_LEN(powers))
                 err(c, node(c, v->data.sequence.items.start[i]),
-                    "expected users, audit, assign, review, restrict or holds for a power");
+                    "expected users, audit, assign, review, restrict, holds or rights for a power");
             else
                 r->powers |= 1u << j;
         }
@@ -1117,12 +1132,32 @@ load_recipients(struct ctx *c, const node_t *m)
     }
 }
 
+/* A number of days written 15d or 15; -1 if s is neither. */
+static int64_t
+days_of(const char *s)
+{
+    struct pv_retention d;
+    int64_t days;
+
+    if (s && pv_parse_i64(s, 1, 3650, &days) == 0)
+        return days;
+    if (s && parse_duration(s, &d) == 0 && d.unit == PV_RET_DAYS)
+        return d.n;
+    return -1;
+}
+
+/*
+ * Each right is a deadline (15d) or a mapping {deadline, extension}: the
+ * extension is the most one extension may add (default: the right's own,
+ * rights.c).
+ */
 static void
 load_rights(struct ctx *c, const node_t *m)
 {
     static const char *const rights[] = {"access",      "amend",     "delete",   "restrict",
                                          "portability", "object",    "withdraw", "know",
                                          "accounting",  "complaint", NULL};
+    static const char *const keys[] = {"deadline", "extension", NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -1132,25 +1167,106 @@ load_rights(struct ctx *c, const node_t *m)
     if ((p->rights = alloc(c, sizeof *p->rights * (size_t)map_len(m))) == NULL)
         return;
     for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
-        node_t *kn = node(c, pr->key), *vn = node(c, pr->value);
-        const char *s = sval(vn);
-        struct pv_retention d;
-        int64_t days;
+        node_t *kn = node(c, pr->key), *vn = node(c, pr->value), *dn = vn, *en = NULL;
+        const char *name = sval(kn);
+        int64_t days, ext = -1;
+        int deadline, defaults;
+        char what[64];
 
-        if (sval(kn) == NULL)
+        if (name == NULL)
             continue;
-        if (s && pv_parse_i64(s, 1, 3650, &days) == 0) {
-            /* a bare number of days */
-        } else if (s && parse_duration(s, &d) == 0 && d.unit == PV_RET_DAYS) {
-            days = d.n;
-        } else {
-            err(c, vn, "expected a deadline in days such as 15d for right %s", sval(kn));
+        if (vn->type == YAML_MAPPING_NODE) {
+            snprintf(what, sizeof what, "right %s", name);
+            check_keys(c, vn, keys, what);
+            if ((dn = need(c, vn, "deadline", what)) == NULL)
+                continue;
+            en = get(c, vn, "extension");
+        }
+        if ((days = days_of(sval(dn))) < 0) {
+            err(c, dn, "expected a deadline in days such as 15d for right %s", name);
             continue;
         }
-        p->rights[p->nrights].name = dup(c, sval(kn));
+        if (en && (ext = days_of(sval(en))) < 0) {
+            err(c, en, "expected an extension in days such as 30d for right %s", name);
+            continue;
+        }
+        /* The right's default extension, unless the policy gives one. */
+        if (pv_policy_right(p, name, &deadline, &defaults) != 0)
+            continue; /* check_keys named it */
+        p->rights[p->nrights].name = dup(c, name);
         p->rights[p->nrights].days = (int)days;
+        p->rights[p->nrights].extension_days = ext >= 0 ? (int)ext : defaults;
         p->nrights++;
     }
+}
+
+/* disclosure: rules on recipients beyond each one's own entry. */
+static void
+load_disclosure(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"forbidden_kinds", NULL};
+    struct pv_policy *p = c->p;
+    node_t *v;
+
+    if (!want_map(c, m, "disclosure"))
+        return;
+    check_keys(c, m, keys, "disclosure");
+    if ((v = get(c, m, "forbidden_kinds")) == NULL)
+        return;
+    if (v->type != YAML_SEQUENCE_NODE) {
+        err(c, v, "expected a list of recipient kinds for disclosure.forbidden_kinds");
+        return;
+    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        node_t *kn = node(c, *it);
+        int k = pv_recipient_kind_parse(sval(kn));
+        if (k < 0)
+            err(c, kn,
+                "expected provider, service_provider, affiliate, business_partner, legal or "
+                "buyer for a recipient kind");
+        else
+            p->disclosure.forbidden_kinds |= 1u << k;
+    }
+}
+
+/*
+ * recordings: {recorded, category?}. Never recorded: no category under the
+ * recordings' key may be declared, so no collection can hold one. Recorded:
+ * some category holds them, and every such category is health data.
+ */
+static void
+load_recordings(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"recorded", "category", NULL};
+    struct pv_policy *p = c->p;
+    int held = 0;
+    node_t *v, *rn;
+
+    if (!want_map(c, m, "recordings"))
+        return;
+    check_keys(c, m, keys, "recordings");
+    if ((rn = need(c, m, "recorded", "recordings")) == NULL ||
+        !get_bool(c, rn, "recordings.recorded", &p->recordings.recorded))
+        return;
+    p->recordings.category = "user.health.recording";
+    if ((v = get(c, m, "category")) &&
+        (p->recordings.category = get_category_key(c, v, "recordings.category")) == NULL)
+        return;
+    p->recordings.declared = 1;
+    for (int i = 0; i < p->ncategories; i++) {
+        const struct pv_category *cat = &p->categories[i];
+        if (!pv_category_covers(p->recordings.category, cat->key))
+            continue;
+        held = 1;
+        if (!p->recordings.recorded)
+            err(c, rn, "sessions are never recorded, but category %s holds recordings", cat->key);
+        else if (!cat->phi)
+            err(c, rn, "recordings hold health data: category %s needs phi: true", cat->key);
+    }
+    if (p->recordings.recorded && !held)
+        err(c, rn, "sessions are recorded, but no category under %s holds the recordings",
+            p->recordings.category);
 }
 
 /* The profile field texts go to: named, or the first one of a phone-number category, if any. */
@@ -1509,11 +1625,28 @@ load_access_rules(struct ctx *c, const node_t *root)
 static void
 load_root(struct ctx *c, node_t *root)
 {
-    static const char *const keys[] = {
-        "phivault",    "organization",   "effective", "minimum_age",        "categories",
-        "collections", "roles",          "purposes",  "consents",           "recipients",
-        "rights",      "communications", "minors",    "profile_visibility", "restriction",
-        "break_glass", "authentication", "change",    "visit_collection",   NULL};
+    static const char *const keys[] = {"phivault",
+                                       "organization",
+                                       "effective",
+                                       "minimum_age",
+                                       "categories",
+                                       "collections",
+                                       "roles",
+                                       "purposes",
+                                       "consents",
+                                       "recipients",
+                                       "rights",
+                                       "communications",
+                                       "minors",
+                                       "profile_visibility",
+                                       "restriction",
+                                       "break_glass",
+                                       "authentication",
+                                       "change",
+                                       "visit_collection",
+                                       "disclosure",
+                                       "recordings",
+                                       NULL};
     struct pv_policy *p = c->p;
     node_t *v, *cats = NULL;
     int y, mo, d;
@@ -1566,6 +1699,10 @@ load_root(struct ctx *c, node_t *root)
         load_recipients(c, v);
     if ((v = get(c, root, "rights")))
         load_rights(c, v);
+    if ((v = get(c, root, "disclosure")))
+        load_disclosure(c, v);
+    if ((v = get(c, root, "recordings")))
+        load_recordings(c, v);
     if ((v = get(c, root, "communications")))
         load_communications(c, v);
     load_access_rules(c, root);

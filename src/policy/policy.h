@@ -46,6 +46,8 @@ enum pv_power {
     PV_POWER_REVIEW = 1u << 3,   /* review break-glass accesses and close them with a finding */
     PV_POWER_RESTRICT = 1u << 4, /* restrict and lift restriction of processing for people */
     PV_POWER_HOLDS = 1u << 5,    /* place and release legal holds */
+    /* handle people's rights requests: verify, extend, complete and deny them */
+    PV_POWER_RIGHTS = 1u << 6,
 };
 
 struct pv_role {
@@ -97,6 +99,9 @@ struct pv_category {
     struct pv_retention retention;
     enum pv_disposal disposal;
     int consent; /* consent kind the subject must hold for values to be stored; -1: none */
+    /* a deletion request keeps values of this category until their retention ends (the law
+       requires them); 0: it disposes of them at once */
+    int deletion_keep;
 };
 
 struct pv_field {
@@ -132,6 +137,8 @@ struct pv_recipient {
 struct pv_right {
     const char *name; /* access, amend, delete, ... */
     int days;         /* deadline */
+    /* the most one extension may add to the deadline, in days */
+    int extension_days;
 };
 
 /* The channels people are contacted by. */
@@ -246,6 +253,17 @@ struct pv_policy { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     int visit_collection;
     /* the usage-data collection "usage"; -1 if not declared */
     int usage;
+    /* disclosure rules beyond each recipient's own (docs/policy.md: disclosure) */
+    struct {
+        unsigned forbidden_kinds; /* bit k: recipients of enum pv_recipient_kind k get nothing */
+    } disclosure;
+    /* whether sessions are recorded (docs/policy.md: recordings); declared 0: the policy
+       says nothing */
+    struct {
+        int declared;
+        int recorded;         /* 1: recorded, and the recordings are health data */
+        const char *category; /* the category key recordings fall under */
+    } recordings;
 };
 
 /*
@@ -307,6 +325,11 @@ enum pv_action {
     PV_ACT_HOLD,
     /* store usage data: fields without the consent they need are dropped */
     PV_ACT_COLLECT,
+    /* file a rights request, or see one's own (the subject, a guardian, or the rights power) */
+    PV_ACT_REQUEST,
+    /* verify, extend, complete or deny a rights request (the rights power only); completing an
+       amendment names its collection and fields */
+    PV_ACT_FULFIL,
     PV_ACT_COUNT_
 };
 
@@ -381,6 +404,8 @@ struct pv_retention_facts {
     int64_t created;    /* the record holding the value was created */
     int64_t closed;     /* the subject's account was closed */
     int64_t last_visit; /* the subject's latest visit */
+    /* a deletion request was carried out: values of categories it does not keep expire then */
+    int64_t deleted;
 };
 
 /*
@@ -392,5 +417,34 @@ struct pv_retention_facts {
 int64_t pv_retention_expiry(const struct pv_category *cat, const struct pv_retention_facts *f);
 /* The retention as the policy writes it ("7y", "account"), into out (at least 16 bytes). */
 void pv_retention_format(const struct pv_retention *r, char out[16]);
+
+/* ---- rights and recipients (rights.c) ---------------------------------------------- */
+
+/* The kinds of recipient, in the order the policy file names them. */
+enum pv_recipient_kind {
+    PV_RK_PROVIDER,
+    PV_RK_SERVICE_PROVIDER,
+    PV_RK_AFFILIATE,
+    PV_RK_BUSINESS_PARTNER,
+    PV_RK_LEGAL,
+    PV_RK_BUYER,
+    PV_RK_COUNT_
+};
+
+/* "provider", "service_provider", ...; -1 / NULL for anything else. */
+int pv_recipient_kind_parse(const char *s);
+const char *pv_recipient_kind_name(int kind);
+
+#define PV_RIGHTS_COUNT 10
+
+/* The rights people may exercise: access, amend, delete, restrict, portability, object,
+ * withdraw, know, accounting, complaint. NULL past the last. */
+const char *pv_right_name(int i);
+/*
+ * The deadline and the longest extension of a right, in days: the policy's
+ * rights section, else the right's default (docs/policy.md). PV_EINVAL if
+ * name is not a right.
+ */
+int pv_policy_right(const struct pv_policy *p, const char *name, int *days, int *extension_days);
 
 #endif

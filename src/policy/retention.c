@@ -29,8 +29,9 @@ add_period(const struct pv_retention *r, int64_t ref)
     }
 }
 
-int64_t
-pv_retention_expiry(const struct pv_category *cat, const struct pv_retention_facts *f)
+/* When a value expires by its retention alone. */
+static int64_t
+retention_expiry(const struct pv_category *cat, const struct pv_retention_facts *f)
 {
     const struct pv_retention *r = &cat->retention;
     int64_t ref;
@@ -58,6 +59,17 @@ pv_retention_expiry(const struct pv_category *cat, const struct pv_retention_fac
         break;
     }
     return add_period(r, ref);
+}
+
+int64_t
+pv_retention_expiry(const struct pv_category *cat, const struct pv_retention_facts *f)
+{
+    int64_t until = retention_expiry(cat, f);
+
+    /* A deletion request ends at once what the law does not require to keep. */
+    if (f->deleted > 0 && !cat->deletion_keep && f->deleted < until)
+        return f->deleted;
+    return until;
 }
 
 void

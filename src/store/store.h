@@ -601,4 +601,141 @@ int pv_store_deid_put(struct pv_conn *c, const struct pv_deid *d, const char *ca
 int pv_store_deid_list(struct pv_conn *c, const char *collection, const char *after, int limit,
                        int (*cb)(const struct pv_deid *d, void *arg), void *arg);
 
+/* ---- individual rights (rights.c) ------------------------------------------------------- */
+
+#define PV_REQUEST_TEXT_MAX 2000                             /* a reason, an explanation */
+#define PV_REQUEST_TEXT_SEALED_MAX (2048 + PV_SEAL_OVERHEAD) /* ...sealed, JSON-quoted */
+#define PV_REQUEST_DETAILS_SEALED_MAX (32 * 1024)            /* what was asked, sealed */
+#define PV_REQUEST_RESULT_MAX 4096                           /* what completing did */
+
+/*
+ * A rights request. What may name or describe people (an agent and their
+ * evidence, what was asked, the reasons given) is sealed under the
+ * subject's key; the rest is ids, times, states and codes.
+ */
+struct pv_request {
+    char id[PV_ID_MAX];         /* "req_..." */
+    char subject_id[PV_ID_MAX]; /* whose right */
+    char type[16];              /* access, amend, delete, ... (policy.h: pv_right_name) */
+    char requester[16];         /* subject, guardian, agent */
+    char filed_by[PV_ID_MAX];   /* the user or service key that filed it */
+    char source[PV_SOURCE_MAX]; /* web, app, mail, email, phone, in_person */
+    unsigned char agent[PV_REQUEST_TEXT_SEALED_MAX]; /* sealed {name, evidence}; agent_len 0 if
+                                                        the requester is no agent */
+    size_t agent_len;
+    char collection[64];       /* amend: the record's collection; "" for other types */
+    char record_id[PV_ID_MAX]; /* amend: the record; "" for other types */
+    unsigned char details[PV_REQUEST_DETAILS_SEALED_MAX]; /* sealed JSON of what was asked */
+    size_t details_len;
+    int64_t received, due; /* milliseconds */
+    char state[16];        /* received, verified, completed, denied */
+    int64_t verified_at;   /* 0: not verified */
+    char verified_by[PV_ID_MAX];
+    char verification[32]; /* how the requester's identity (or authority) was checked */
+    int64_t extended_at;   /* 0: never extended (a request is extended at most once) */
+    char extended_by[PV_ID_MAX];
+    unsigned char extension[PV_REQUEST_TEXT_SEALED_MAX]; /* sealed reason of the extension */
+    size_t extension_len;
+    int64_t closed_at; /* completed or denied; 0 while open */
+    char closed_by[PV_ID_MAX];
+    char outcome[32]; /* "completed", or the denial's reason code */
+    unsigned char explanation[PV_REQUEST_TEXT_SEALED_MAX]; /* sealed: why denied, or the
+                                                              answer to a complaint */
+    size_t explanation_len;
+    char result[PV_REQUEST_RESULT_MAX]; /* JSON, no personal value: what completing did */
+};
+
+int pv_store_request_put(struct pv_conn *c, const struct pv_request *r);
+int pv_store_request_get(struct pv_conn *c, const char *id, struct pv_request *out);
+/*
+ * Write r's state and everything a transition sets, only if the stored
+ * request is still in state from: PV_ECONFLICT if it is not (a transition
+ * made meanwhile), PV_ENOTFOUND if there is no such request.
+ */
+int pv_store_request_update(struct pv_conn *c, const struct pv_request *r, const char *from);
+
+struct pv_request_filter {
+    const char *subject; /* NULL: every subject */
+    const char *state;   /* NULL: any; "open": received or verified */
+    const char *type;    /* NULL: any */
+    int overdue;         /* 0: either; 1: open past due at now; 2: not so */
+    int64_t now;
+    const char *after; /* the last id of the previous page, or NULL */
+    int limit;
+};
+
+/* Requests in order of receipt; cb sees each in turn (r is only valid during the call). */
+int pv_store_request_list(struct pv_conn *c, const struct pv_request_filter *f,
+                          int (*cb)(const struct pv_request *r, void *arg), void *arg);
+
+/* One earlier value of a record's field, kept when an amendment replaced it. */
+struct pv_history {
+    int64_t seq;
+    char subject_id[PV_ID_MAX];
+    char record_id[PV_ID_MAX];
+    char collection[64];
+    char field[64];
+    char category[256]; /* the field's category (the row goes when the record loses it) */
+    int64_t ts;         /* when it was replaced */
+    char actor[PV_ID_MAX];
+    char request_id[PV_ID_MAX];
+    const unsigned char *sealed; /* the value as it was sealed in the record; borrowed */
+    size_t sealed_len;
+};
+
+int pv_store_history_put(struct pv_conn *c, const struct pv_history *h);
+/* A subject's history, of one record or of all (record NULL), oldest first. */
+int pv_store_history_list(struct pv_conn *c, const char *subject_id, const char *record_id,
+                          int (*cb)(const struct pv_history *h, void *arg), void *arg);
+
+/* A statement of disagreement with a denied amendment; it goes with every later disclosure of
+ * its record. */
+struct pv_disagreement {
+    char id[PV_ID_MAX]; /* "dis_..." */
+    char request_id[PV_ID_MAX];
+    char subject_id[PV_ID_MAX];
+    char collection[64];
+    char record_id[PV_ID_MAX];
+    int64_t ts;
+    char actor[PV_ID_MAX];
+    const unsigned char *statement; /* sealed; borrowed */
+    size_t statement_len;
+};
+
+/* PV_EEXIST if the request has one already. */
+int pv_store_disagreement_put(struct pv_conn *c, const struct pv_disagreement *d);
+/* A subject's statements, of one record or of all (record NULL), oldest first. */
+int pv_store_disagreement_list(struct pv_conn *c, const char *subject_id, const char *record_id,
+                               int (*cb)(const struct pv_disagreement *d, void *arg), void *arg);
+
+/* A release of a subject's data to a recipient. */
+struct pv_disclosure {
+    char id[PV_ID_MAX]; /* "dsc_..." */
+    char subject_id[PV_ID_MAX];
+    int64_t ts;
+    char recipient[64];
+    char recipient_kind[32];
+    char purpose[64];
+    int tpo;                /* for treatment, payment or health-care operations */
+    char collection[64];    /* "" when only consent ledgers went */
+    const char *records;    /* comma-separated record ids released */
+    const char *categories; /* comma-separated category keys released */
+    const char *consents;   /* comma-separated consent kinds whose ledger went */
+    const char *statements; /* comma-separated statements of disagreement that went along */
+    const unsigned char *description; /* sealed; description_len 0 if none */
+    size_t description_len;
+    char actor[PV_ID_MAX];
+};
+
+int pv_store_disclosure_put(struct pv_conn *c, const struct pv_disclosure *d);
+/* A subject's disclosures made at or after since, oldest first (d valid during the call). */
+int pv_store_disclosure_list(struct pv_conn *c, const char *subject_id, int64_t since,
+                             int (*cb)(const struct pv_disclosure *d, void *arg), void *arg);
+
+/* Delete every record of a subject's collection; *n: how many went. */
+int pv_store_records_delete_all(struct pv_conn *c, const char *subject_id, const char *collection,
+                                int64_t *n);
+/* A deletion request: the person's confidential-communications choices and addresses go. */
+int pv_store_contact_prefs_delete(struct pv_conn *c, const char *subject_id);
+
 #endif

@@ -208,12 +208,15 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     rows[0].credential = act ? act->session_id : "";
     rows[0].action = a->audit_action;
     /* A refused enrollment created no subject: its would-be id names nothing. */
-    rows[0].subject = a->action == PV_ACT_ENROLL && !d.permit ? "" : safe_id(a->subject, "sub");
+    rows[0].subject = a->action == PV_ACT_ENROLL && !d.permit ? ""
+                      : a->subject                                ? safe_id(a->subject, "sub")
+                                                                  : safe_id(a->audit_subject, "sub");
     rows[0].collection = a->audit_collection  ? a->audit_collection
                          : a->collection >= 0 ? p->collections[a->collection].name
                                               : "";
     rows[0].record = a->record && (pv_id_valid(a->record, "usr") || pv_id_valid(a->record, "brk") ||
-                                   pv_id_valid(a->record, "cns") || pv_id_valid(a->record, "hld"))
+                                   pv_id_valid(a->record, "cns") || pv_id_valid(a->record, "hld") ||
+                                   pv_id_valid(a->record, "req") || pv_id_valid(a->record, "dsc"))
                          ? a->record
                          : safe_id(a->record, "rec");
     rows[0].recipient = a->audit_recipient ? a->audit_recipient : "";

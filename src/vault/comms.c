@@ -816,9 +816,17 @@ pv_vault_contact_prefs_set(struct pv_vault *v, struct pv_call *call, const char 
 /* ---- disclosure check ---------------------------------------------------------------- */
 
 static const char *const disclose_answers[] = {
-    "sms-never-shared",       "unknown-recipient",
-    "purpose-excludes-field", "marketing-needs-authorization",
-    "consent-required",       "pending-policy-change",
+    "sms-never-shared",
+    "unknown-recipient",
+    "purpose-excludes-field",
+    "marketing-needs-authorization",
+    "consent-required",
+    "pending-policy-change",
+    /* the recipient's rules (policy/decide.c: disclose_denial) */
+    "recipient-kind-forbidden",
+    "business-partner-no-health-data",
+    "baa-required",
+    "recipient-excludes-field",
 };
 
 /* A mask of comma-separated names, each found by find(); PV_EINVAL if one is not. */

@@ -374,6 +374,9 @@ struct sweep {
     struct pv_dkey sys;
     struct dispose *ds;
     int disposed; /* anything was deleted: scrub at the end */
+    /* a deletion request carried out now (0: none), and the reason its entries give */
+    int64_t deleted;
+    const char *reason;
 };
 
 struct plan {
@@ -457,6 +460,8 @@ dispose_planned(struct sweep *sw, const char *subject, struct plan *pl)
             ds->rows[i].usage = pl->ids[at + (size_t)i].usage;
             memcpy(ds->rows[i].id, pl->ids[at + (size_t)i].id, PV_ID_MAX);
             row_entry(&ds->entries[i], subject, ds->rows[i].id);
+            if (sw->reason)
+                ds->entries[i].reason = sw->reason;
             pv_buf_reset(&ds->cats[i]);
         }
         rc = pv_audit_commit(sw->v->audit, ds->entries, ds->n, apply_dispose, ds);
@@ -474,12 +479,34 @@ dispose_planned(struct sweep *sw, const char *subject, struct plan *pl)
     return rc;
 }
 
+/* A closed account with nothing left: its key goes, and with it every copy's data. */
+static int
+erase_empty(struct sweep *sw, const char *subject, const char *reason)
+{
+    struct erase er;
+    int64_t left;
+    int rc;
+
+    if ((rc = pv_store_subject_rows(sw->c, subject, &left)) != 0 || left > 0)
+        return rc;
+    memset(&er, 0, sizeof er);
+    er.subject = subject;
+    er.now = sw->now;
+    row_entry(&er.entry, subject, "");
+    er.entry.action = "retention.erase";
+    er.entry.reason = reason;
+    rc = pv_audit_commit(sw->v->audit, &er.entry, 1, apply_erase, &er);
+    if (rc == 0 && er.erased) {
+        sw->rep->keys_destroyed++;
+        sw->disposed = 1;
+    }
+    return rc;
+}
+
 static int
 sweep_subject(struct sweep *sw, const char *subject, const char *status)
 {
     struct plan pl;
-    struct erase er;
-    int64_t left;
     int rc, held;
 
     if (strcmp(status, "erased") == 0)
@@ -487,6 +514,7 @@ sweep_subject(struct sweep *sw, const char *subject, const char *status)
     memset(&pl, 0, sizeof pl);
     pl.sw = sw;
     rc = pv_vault_retention_facts(sw->v, sw->c, subject, &pl.facts.closed, &pl.facts.last_visit);
+    pl.facts.deleted = sw->deleted;
     if (rc == 0)
         rc = pv_store_rows_of_subject(sw->c, 0, subject, plan_row, &pl);
     pl.usage = 1;
@@ -503,21 +531,8 @@ sweep_subject(struct sweep *sw, const char *subject, const char *status)
     } else if (rc == 0) {
         if (pl.nids > 0)
             rc = dispose_planned(sw, subject, &pl);
-        /* A closed account with nothing left: its key goes, and with it every copy's data. */
-        if (rc == 0 && strcmp(status, "closed") == 0 &&
-            (rc = pv_store_subject_rows(sw->c, subject, &left)) == 0 && left == 0) {
-            memset(&er, 0, sizeof er);
-            er.subject = subject;
-            er.now = sw->now;
-            row_entry(&er.entry, subject, "");
-            er.entry.action = "retention.erase";
-            er.entry.reason = "nothing-left";
-            rc = pv_audit_commit(sw->v->audit, &er.entry, 1, apply_erase, &er);
-            if (rc == 0 && er.erased) {
-                sw->rep->keys_destroyed++;
-                sw->disposed = 1;
-            }
-        }
+        if (rc == 0 && strcmp(status, "closed") == 0)
+            rc = erase_empty(sw, subject, "nothing-left");
     }
     free(pl.ids);
     return rc;
@@ -541,6 +556,43 @@ page_cb(const char *id, const char *status, void *arg)
     return 0;
 }
 
+/* The state every sweep needs: a reader, the system key, the disposal buffers. */
+static int
+sweep_open(struct pv_vault *v, struct pv_sweep_report *rep, struct sweep *sw)
+{
+    int rc;
+
+    memset(rep, 0, sizeof *rep);
+    memset(sw, 0, sizeof *sw);
+    sw->v = v;
+    sw->rep = rep;
+    sw->now = pv_now_ms();
+    if ((rc = pv_store_reader(v->store, &sw->c)) != 0)
+        return rc;
+    if ((sw->ds = calloc(1, sizeof *sw->ds)) == NULL)
+        return PV_ENOMEM;
+    for (int i = 0; i < CHUNK; i++)
+        pv_buf_init(&sw->ds->cats[i], 4096);
+    if ((rc = pv_vault_subject_key(v, sw->c, PV_SYSTEM_OWNER, &sw->sys)) != 0) {
+        for (int i = 0; i < CHUNK; i++)
+            pv_buf_fini(&sw->ds->cats[i]);
+        free(sw->ds);
+        sw->ds = NULL;
+    }
+    return rc;
+}
+
+static void
+sweep_close(struct sweep *sw)
+{
+    pv_dkey_wipe(&sw->sys);
+    for (int i = 0; i < CHUNK; i++)
+        pv_buf_fini(&sw->ds->cats[i]);
+    free(sw->ds);
+    if (sw->disposed)
+        pv_vault_scrub(sw->v);
+}
+
 int
 pv_vault_sweep(struct pv_vault *v, struct pv_sweep_report *rep,
                void (*progress)(int64_t done, int64_t total, void *arg), void *arg)
@@ -551,25 +603,12 @@ pv_vault_sweep(struct pv_vault *v, struct pv_sweep_report *rep,
     int64_t total;
     int rc;
 
-    memset(rep, 0, sizeof *rep);
-    memset(&sw, 0, sizeof sw);
-    sw.v = v;
-    sw.rep = rep;
-    sw.now = pv_now_ms();
-    if ((rc = pv_store_reader(v->store, &sw.c)) != 0)
+    if ((rc = sweep_open(v, rep, &sw)) != 0)
         return rc;
-    if ((total = pv_store_subject_count(sw.c)) < 0)
-        return (int)total;
-    pg = calloc(1, sizeof *pg);
-    sw.ds = calloc(1, sizeof *sw.ds);
-    if (pg == NULL || sw.ds == NULL) {
-        free(pg);
-        free(sw.ds);
-        return PV_ENOMEM;
+    if ((total = pv_store_subject_count(sw.c)) < 0 || (pg = calloc(1, sizeof *pg)) == NULL) {
+        sweep_close(&sw);
+        return total < 0 ? (int)total : PV_ENOMEM;
     }
-    for (int i = 0; i < CHUNK; i++)
-        pv_buf_init(&sw.ds->cats[i], 4096);
-    rc = pv_vault_subject_key(v, sw.c, PV_SYSTEM_OWNER, &sw.sys);
     while (rc == 0) {
         pg->n = 0;
         if ((rc = pv_store_subject_scan(sw.c, after, SUBJECT_PAGE, page_cb, pg)) != 0 || pg->n == 0)
@@ -582,13 +621,41 @@ pv_vault_sweep(struct pv_vault *v, struct pv_sweep_report *rep,
         }
         memcpy(after, pg->ids[pg->n - 1], PV_ID_MAX);
     }
-    pv_dkey_wipe(&sw.sys);
-    for (int i = 0; i < CHUNK; i++)
-        pv_buf_fini(&sw.ds->cats[i]);
-    free(sw.ds);
     free(pg);
-    if (sw.disposed)
-        pv_vault_scrub(v);
+    sweep_close(&sw);
+    return rc;
+}
+
+int
+pv_retention_delete(struct pv_vault *v, const char *subject, struct pv_sweep_report *rep)
+{
+    struct sweep sw;
+    int rc;
+
+    if ((rc = sweep_open(v, rep, &sw)) != 0)
+        return rc;
+    sw.deleted = sw.now;
+    sw.reason = "deletion-request";
+    /* Any status but closed: the erasure, if nothing is left, is the caller's next step. */
+    rc = sweep_subject(&sw, subject, "deleting");
+    rep->subjects = 1;
+    sweep_close(&sw);
+    return rc;
+}
+
+int
+pv_retention_erase(struct pv_vault *v, const char *subject, int *erased)
+{
+    struct pv_sweep_report rep;
+    struct sweep sw;
+    int rc;
+
+    *erased = 0;
+    if ((rc = sweep_open(v, &rep, &sw)) != 0)
+        return rc;
+    rc = erase_empty(&sw, subject, "deletion-request");
+    *erased = rep.keys_destroyed > 0;
+    sweep_close(&sw);
     return rc;
 }
 
@@ -670,7 +737,7 @@ kept_row(const struct pv_record *r, void *arg)
 /* {kept: [{category, retention, until}], disposed: [category]} for a subject closed at now. */
 static int
 retention_answer(struct pv_vault *v, struct pv_conn *c, const char *subject, int64_t now,
-                 json_t *out)
+                 int64_t deleted, json_t *out)
 {
     const struct pv_policy *p = v->policy;
     static const char *const froms[] = {"created", "closed", "last_visit"};
@@ -691,6 +758,7 @@ retention_answer(struct pv_vault *v, struct pv_conn *c, const char *subject, int
         k->until[i] = INT64_MIN;
     rc = pv_vault_retention_facts(v, c, subject, &k->facts.closed, &k->facts.last_visit);
     k->facts.closed = now;
+    k->facts.deleted = deleted;
     k->usage = 0;
     if (rc == 0)
         rc = pv_store_rows_of_subject(c, 0, subject, kept_row, k);
@@ -761,10 +829,17 @@ pv_vault_close_account(struct pv_vault *v, struct pv_call *call, const char *sub
                   pv_json_time(cc.now), "held", held);
     if (j == NULL)
         return PV_ENOMEM;
-    if ((rc = retention_answer(v, c, subject, cc.now, j)) != 0) {
+    if ((rc = retention_answer(v, c, subject, cc.now, 0, j)) != 0) {
         json_decref(j);
         return rc;
     }
     *out = j;
     return 0;
+}
+
+int
+pv_retention_kept(struct pv_vault *v, struct pv_conn *c, const char *subject, int64_t closed,
+                  int64_t deleted, json_t *out)
+{
+    return retention_answer(v, c, subject, closed, deleted, out);
 }

@@ -364,4 +364,61 @@ int pv_vault_restore(const char *backup, const char *keys_dir, const char *dir,
 int pv_vault_maintenance_start(struct pv_vault *v, int64_t sweep_interval_s);
 void pv_vault_maintenance_stop(struct pv_vault *v);
 
+/* ---- individual rights (rights.c, export.c, disclosures.c, deletion.c) ---------------------- */
+
+/*
+ * File a rights request for subject: {type, requester?: {kind, name?,
+ * evidence?}, source?, details?}. Its due date is the policy's deadline
+ * for the right from now; it starts received. *out is the request.
+ */
+int pv_vault_request_file(struct pv_vault *v, struct pv_call *call, const char *subject,
+                          const json_t *body, json_t **out);
+
+/* What a list of requests is filtered by; NULL or 0 for any. */
+struct pv_request_query {
+    const char *state; /* received, verified, completed, denied, or open */
+    const char *type;
+    int overdue; /* 0: either; 1: open past due; 2: not so */
+    const char *after;
+    int limit;
+    /* everyone's requests (the rights power): only this person's, erased or not */
+    const char *subject;
+};
+
+/* The requests of subject (NULL: of everyone, the rights power only), oldest first. */
+int pv_vault_request_list(struct pv_vault *v, struct pv_call *call, const char *subject,
+                          const struct pv_request_query *q, json_t **out);
+int pv_vault_request_get(struct pv_vault *v, struct pv_call *call, const char *rid, json_t **out);
+/*
+ * A transition of request rid: "verify", "extend", "complete", "deny" (the
+ * rights power) or "disagreement" (the person's statement after a denied
+ * amendment). An illegal transition is refused with PV_ECONFLICT, audited.
+ */
+int pv_vault_request_transition(struct pv_vault *v, struct pv_call *call, const char *rid,
+                                const char *transition, const json_t *body, json_t **out);
+
+enum pv_export_format { PV_EXPORT_JSON, PV_EXPORT_FHIR, PV_EXPORT_HTML };
+
+/*
+ * Everything held on subject that the purpose may see, opened, each value
+ * with its category and source: as phivault's JSON, as a FHIR R4 Bundle
+ * (*json), or as a printable HTML page (*html, NUL-terminated, free()).
+ */
+int pv_vault_export(struct pv_vault *v, struct pv_call *call, const char *subject,
+                    enum pv_export_format format, json_t **json, char **html);
+/* The right to know: the past 12 months' categories, sources, purposes, recipients, pieces. */
+int pv_vault_know(struct pv_vault *v, struct pv_call *call, const char *subject, json_t **out);
+
+/* Record a disclosure of subject's data to a recipient: {recipient, collection?, fields?,
+ * records?, consents?, description?}; refused where the policy forbids it. */
+int pv_vault_disclosure_record(struct pv_vault *v, struct pv_call *call, const char *subject,
+                               const json_t *body, json_t **out);
+/* The accounting of disclosures: the past 6 years, other than for treatment, payment or
+ * health-care operations. */
+int pv_vault_disclosure_accounting(struct pv_vault *v, struct pv_call *call, const char *subject,
+                                   json_t **out);
+/* Delete every record of one of subject's collections (all of a person's messages). */
+int pv_vault_records_delete_all(struct pv_vault *v, struct pv_call *call, const char *subject,
+                                const char *collection, json_t **out);
+
 #endif

@@ -50,6 +50,9 @@ struct pv_access {
     const char *audit_collection;
     /* The audit entry's recipient column (a declared recipient). */
     const char *audit_recipient;
+    /* The audit entry's subject when subject is NULL: a person erased, named by a record kept
+     * after them (a rights request), whose decision no longer reads any fact about them. */
+    const char *audit_subject;
 };
 
 /*
@@ -254,5 +257,49 @@ int pv_body_each(const struct pv_buf *body,
                  int (*cb)(const char *name, size_t nlen, const unsigned char *s, size_t len,
                            void *arg),
                  void *arg);
+
+/* ---- deletion requests (retention.c) --------------------------------------------------- */
+
+/*
+ * A deletion request carried out now: every value of the subject whose
+ * category does not keep it (deletion: dispose, and what is kept while the
+ * account is open) is disposed of at once, purged or anonymized as its
+ * category says, each disposal audited (reason deletion-request). The
+ * subject is not erased here: that is pv_retention_erase(), once the
+ * request is recorded as completed.
+ */
+int pv_retention_delete(struct pv_vault *v, const char *subject, struct pv_sweep_report *rep);
+/* Erase a closed subject with nothing left (their data key destroyed); *erased 1 if done. */
+int pv_retention_erase(struct pv_vault *v, const char *subject, int *erased);
+/*
+ * Set on out what the subject's data still holds, per category: kept (until
+ * when, and why) and disposed_at_next_sweep, for an account closed at closed
+ * and a deletion request carried out at deleted (0: none).
+ */
+int pv_retention_kept(struct pv_vault *v, struct pv_conn *c, const char *subject, int64_t closed,
+                      int64_t deleted, json_t *out);
+
+/* ---- individual rights (rights.c, export.c, disclosures.c, deletion.c) ---------------------- */
+
+/* Carry out a verified deletion request r; *result receives what was kept and whether the
+ * person is erased. Each step is decided and audited by the service that takes it. */
+int pv_rights_delete(struct pv_vault *v, struct pv_call *call, const struct pv_request *r,
+                     json_t **result);
+/* Whether an audit entry of action for subject, permitted, exists at or after since: *seq, *ts. */
+int pv_rights_provided(struct pv_vault *v, const char *subject, const char *action, int64_t since,
+                       int64_t *seq, int64_t *ts);
+/* Open a value sealed as field of record of subject: a new JSON value, or NULL. */
+json_t *pv_open_value(const struct pv_dkey *dk, const char *subject, const char *record,
+                      const char *field, const unsigned char *sealed, size_t len);
+/* Seal text as field of record of subject into out (cap bytes); 0 or a pv_err. */
+int pv_seal_text(const struct pv_dkey *dk, const char *subject, const char *record,
+                 const char *field, const char *text, unsigned char *out, size_t cap, size_t *len);
+/* Open text sealed by pv_seal_text as a new JSON string, or NULL (none, or unreadable). */
+json_t *pv_open_text(const struct pv_dkey *dk, const char *subject, const char *record,
+                     const char *field, const unsigned char *sealed, size_t len);
+/* An export (pv_vault_export's JSON) as a FHIR R4 Bundle (fhir.c); NULL when out of memory. */
+json_t *pv_fhir_bundle(const struct pv_policy *p, const json_t *export);
+/* An export as a printable HTML page (fhir.c), NUL-terminated, free(); NULL out of memory. */
+char *pv_export_html(const struct pv_policy *p, const json_t *export);
 
 #endif

@@ -15,6 +15,9 @@
 // (named under `dropped`, never stored), not refused; its read is GET /v1/subjects/{id}/usage;
 // it has no delete (retention disposes of it). The records routes refuse it whoever asks (409
 // usage-collection), and that is tried too: its read and write cells are tried on both routes.
+//
+// The export of a person's data (access and portability) reads every collection at once; for
+// every role x purpose x subject it must hold exactly what the reads of the matrix would give.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -248,6 +251,46 @@ async function proveMatrix(t, policyFile) {
           check(cell, 'records', await c.req('DELETE', `${base}/${rid}`, { token, purpose }), policyWant(cell, fields, 204));
         }
       }
+    // The export (GET /v1/subjects/{id}/export) reads every collection, each a decision of its
+    // own: a role x purpose x subject cell is refused with the reason a read would be refused
+    // for (whatever the collection: role, scope and consents do not depend on it); otherwise
+    // it holds exactly the collections the purpose covers (the others named as withheld, and a
+    // purpose covering none is refused), and in each record exactly the covered fields.
+    let exportCases = 0;
+    const order = ['profile', ...collections.filter((x) => x !== 'profile' && x !== USAGE), ...collections.filter((x) => x === USAGE)];
+    for (const role of roles) for (const purpose of purposes) for (const [subject, related] of [[R.id, true], [U.id, false]]) {
+      exportCases++;
+      const reads = order.map((collection) => [collection, expected(policy, { role, purpose, action: 'read', collection, related })]);
+      const first = reads[0][1];
+      const covered = reads.filter(([, e]) => e.permit);
+      const res = await c.req('GET', `/v1/subjects/${subject}/export`, { token: users[role].token, purpose });
+      let want;
+      if (!first.permit && first.reason !== 'purpose-excludes-collection') want = { status: 403, reason: first.reason };
+      else if (covered.length === 0) want = { status: 403, reason: 'purpose-excludes-collection' };
+      else want = { status: 200, collections: covered.map(([x]) => x), withheld: reads.filter(([, e]) => !e.permit).map(([x]) => x) };
+      let ok = res.status === want.status && (want.reason === undefined || res.json?.reason === want.reason);
+      const got = { status: res.status, reason: res.json?.reason };
+      if (ok && want.status === 200) {
+        got.collections = Object.keys(res.json.collections);
+        got.withheld = res.json.withheld_collections;
+        ok = JSON.stringify(got.collections) === JSON.stringify(want.collections) &&
+          JSON.stringify(got.withheld) === JSON.stringify(want.withheld);
+        for (const [collection, e] of covered) {
+          const rows = res.json.collections[collection] ?? [];
+          // The fixture's record is there whenever someone could write one.
+          const fixture = record[subject][collection];
+          if (fixture && !rows.some((r) => r.id === fixture)) ok = false;
+          for (const r of rows) {
+            const shown = Object.keys(r.fields).sort();
+            const should = [...shown, ...r.withheld].filter((f) => e.visible.includes(f)).sort();
+            if (JSON.stringify(shown) !== JSON.stringify(should) || r.withheld.some((f) => e.visible.includes(f))) ok = false;
+            if (Object.entries(r.fields).some(([f, v]) => v.category !== policy.collections[collection][f])) ok = false;
+          }
+        }
+      }
+      if (!ok) unexpected.push(`${role} ${purpose} export ${related ? 'related' : 'unrelated'}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    }
+    t.diagnostic(`${path.basename(policyFile)}: ${exportCases} exports tried (${roles.length} roles x ${purposes.length} purposes x 2 subjects)`);
     const name = path.basename(policyFile);
     const cells = roles.length * purposes.length * collections.length * 3 * 2;
     // Usage's read and write cells are each tried on its own route and on the records route.

@@ -654,6 +654,184 @@ test_marketing_on_health_data(void **state)
               PV_ARRAY_LEN(health_rows));
 }
 
+/* Over disclosures.yaml: the rules of the recipient registry, one kind after another. */
+static const struct crow registry_rows[] = {
+    /* health data to a service provider, an affiliate or a buyer: only under an agreement */
+    {"staff", "sharing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "mailer", "", 0, "baa-required", NULL},
+    {"staff", "sharing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "lab", "", 1, "permit", NULL},
+    {"staff", "sharing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "sister-clinic", "", 0, "baa-required", NULL},
+    {"staff", "sharing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "acquirer", "", 1, "permit", NULL},
+    /* personal data that is not health data needs no agreement */
+    {"staff", "sharing", PV_ACT_DISCLOSE, "profile", "name,email", 0, "", NULL, "", 0, 0, 0,
+     "mailer", "", 1, "permit", NULL},
+    /* a business partner gets personal data, never health data */
+    {"staff", "sharing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "partner", "", 0, "business-partner-no-health-data", NULL},
+    {"staff", "sharing", PV_ACT_DISCLOSE, "profile", "name,email", 0, "", NULL, "", 0, 0, 0,
+     "partner", "", 1, "permit", NULL},
+    /* SMS numbers never go, whoever the recipient */
+    {"staff", "sharing", PV_ACT_DISCLOSE, "profile", "phone", 0, "", NULL, "", 0, 0, 0, "partner",
+     "", 0, "sms-never-shared", NULL},
+    /* a provider for care and the law need no agreement; each gets only its categories */
+    {"staff", "sharing", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "specialist", "", 1, "permit", NULL},
+    {"staff", "sharing", PV_ACT_DISCLOSE, "profile", "email", 0, "", NULL, "", 0, 0, 0,
+     "specialist", "", 0, "recipient-excludes-field", NULL},
+    {"privacy_officer", "legal", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0,
+     0, "court", "", 1, "permit", NULL},
+    /* the purpose's own coverage comes first */
+    {"staff", "operations", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "court", "", 0, "purpose-excludes-field", NULL},
+};
+
+/* Over no-service-providers.yaml: a kind of recipient the policy forbids gets nothing. */
+static const struct crow forbidden_rows[] = {
+    {"staff", "payment", PV_ACT_DISCLOSE, "payments", "card_last4", 0, "", NULL, "", 0, 0, 0,
+     "card-processor", "", 0, "recipient-kind-forbidden", NULL},
+    {"staff", "payment", PV_ACT_DISCLOSE, NULL, "", 0, "", NULL, "", 0, 0, 0, "card-processor", "",
+     0, "recipient-kind-forbidden", NULL},
+    {"privacy_officer", "legal", PV_ACT_DISCLOSE, "visits", "notes", 0, "", NULL, "", 0, 0, 0,
+     "county-court", "", 1, "permit", NULL},
+};
+
+static void
+test_recipient_registry(void **state)
+{
+    (void)state;
+    run_crows("tests/unit/policies/good/disclosures.yaml", registry_rows,
+              PV_ARRAY_LEN(registry_rows));
+    run_crows("tests/unit/policies/good/no-service-providers.yaml", forbidden_rows,
+              PV_ARRAY_LEN(forbidden_rows));
+}
+
+/*
+ * Rights requests, over the example policy: the person (or a guardian) files and follows their
+ * own; the rights power files for people and alone handles requests; an amendment's fields
+ * must be covered by the purpose; a restriction stops neither.
+ */
+struct rrow {
+    const char *role, *purpose;
+    enum pv_action action;
+    int self, guardian, restricted;
+    const char *collection, *fields;
+    int permit;
+    const char *reason;
+};
+
+static const struct rrow rights_rows[] = {
+    {"patient", "self", PV_ACT_REQUEST, 1, 0, 0, NULL, "", 1, "permit"},
+    {"patient", "self", PV_ACT_REQUEST, 0, 0, 0, NULL, "", 0, "not-own-subject"},
+    {"patient", "self", PV_ACT_REQUEST, 0, 1, 0, NULL, "", 1, "guardian"},
+    {"patient", "self", PV_ACT_REQUEST, 1, 0, 1, NULL, "", 1, "permit"},
+    {"patient", "self", PV_ACT_FULFIL, 1, 0, 0, NULL, "", 0, "role-cannot-handle-requests"},
+    {"staff", "operations", PV_ACT_REQUEST, 0, 0, 0, NULL, "", 0, "role-cannot-handle-requests"},
+    {"staff", "operations", PV_ACT_FULFIL, 0, 0, 0, NULL, "", 0, "role-cannot-handle-requests"},
+    {"provider", "treatment", PV_ACT_REQUEST, 0, 0, 0, NULL, "", 0, "role-cannot-handle-requests"},
+    {"privacy_officer", "rights", PV_ACT_REQUEST, 0, 0, 0, NULL, "", 1, "permit"},
+    {"privacy_officer", "rights", PV_ACT_FULFIL, 0, 0, 1, NULL, "", 1, "permit"},
+    {"privacy_officer", "operations", PV_ACT_FULFIL, 0, 0, 1, NULL, "", 1, "permit"},
+    {"privacy_officer", "operations", PV_ACT_FULFIL, 0, 0, 0, "visits", "notes", 0,
+     "purpose-excludes-field"},
+    {"privacy_officer", "rights", PV_ACT_FULFIL, 0, 0, 0, "visits", "notes", 1, "permit"},
+    {"admin", "operations", PV_ACT_FULFIL, 0, 0, 0, NULL, "", 0, "role-not-allowed-purpose"},
+    /* an export reads each collection as a list: restricted, only the restriction's purposes */
+    {"privacy_officer", "rights", PV_ACT_LIST, 0, 0, 1, "visits", "", 1, "permit"},
+    {"privacy_officer", "operations", PV_ACT_LIST, 0, 0, 1, "profile", "", 0,
+     "processing-restricted"},
+};
+
+static void
+test_rights_requests(void **state)
+{
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    for (size_t i = 0; i < PV_ARRAY_LEN(rights_rows); i++) {
+        const struct rrow *r = &rights_rows[i];
+        struct pv_decision d;
+        struct pv_facts f;
+
+        memset(&f, 0, sizeof f);
+        f.role = pv_policy_role(p, r->role);
+        f.purpose = r->purpose;
+        f.action = r->action;
+        f.collection = r->collection ? pv_policy_collection(p, r->collection) : -1;
+        f.fields = mask_of(p, f.collection, r->fields, 0);
+        f.self = r->self;
+        f.has_subject = r->self;
+        f.guardian = r->guardian;
+        f.subject_age_known = r->guardian;
+        f.subject_age = 12;
+        f.restricted = r->restricted;
+        f.recipient = -1;
+        pv_policy_decide(p, &f, &d);
+        if (d.permit != r->permit || strcmp(d.reason, r->reason) != 0)
+            fail_msg("rights row %zu (%s %s %s): got %s/%s, want %s/%s", i, r->role, r->purpose,
+                     pv_action_name(r->action), d.permit ? "permit" : "deny", d.reason,
+                     r->permit ? "permit" : "deny", r->reason);
+    }
+    pv_policy_free(p);
+}
+
+/* The deadlines of rights: the policy's, else the law's defaults; extensions likewise. */
+static void
+test_right_deadlines(void **state)
+{
+    static const char mapping[] =
+        "phivault: 1\n"
+        "organization: {name: C, role: covered_entity}\n"
+        "effective: 2026-01-01\n"
+        "minimum_age: 0\n"
+        "categories:\n"
+        "  user.name: {retention: 7y}\n"
+        "  user.contact.email: {retention: account}\n"
+        "  user.device.ip_address: {retention: 13mo, deletion: dispose}\n"
+        "collections: {profile: {name: user.name, email: user.contact.email}}\n"
+        "roles: [patient]\n"
+        "purposes: {self: {roles: [patient], categories: [user]}}\n"
+        "rights: {access: {deadline: 30d, extension: 10d}, amend: 60}\n";
+    char path[512];
+    struct pv_policy *p;
+    int days, ext;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    assert_int_equal(pv_policy_right(p, "access", &days, &ext), 0);
+    assert_int_equal(days, 15);
+    assert_int_equal(ext, 30);
+    assert_int_equal(pv_policy_right(p, "know", &days, &ext), 0);
+    assert_int_equal(days, 45);
+    assert_int_equal(ext, 45);
+    assert_int_equal(pv_policy_right(p, "complaint", &days, &ext), 0);
+    assert_int_equal(days, 30);
+    assert_int_equal(pv_policy_right(p, "forget", &days, &ext), PV_EINVAL);
+    for (int i = 0; i < PV_RIGHTS_COUNT; i++)
+        assert_non_null(pv_right_name(i));
+    assert_null(pv_right_name(PV_RIGHTS_COUNT));
+    pv_policy_free(p);
+    /* The mapping form: a deadline and its own extension; the plain form keeps the default. */
+    assert_int_equal(pv_policy_parse("mapping", mapping, strlen(mapping), &p, NULL), 0);
+    assert_int_equal(pv_policy_right(p, "access", &days, &ext), 0);
+    assert_int_equal(days, 30);
+    assert_int_equal(ext, 10);
+    assert_int_equal(pv_policy_right(p, "amend", &days, &ext), 0);
+    assert_int_equal(days, 60);
+    assert_int_equal(ext, 30);
+    /* A period is kept through a deletion unless the category says dispose; account is not. */
+    assert_true(p->categories[pv_policy_category(p, "user.name")].deletion_keep);
+    assert_false(p->categories[pv_policy_category(p, "user.contact.email")].deletion_keep);
+    assert_false(p->categories[pv_policy_category(p, "user.device.ip_address")].deletion_keep);
+    pv_policy_free(p);
+}
+
 /* A subject without ledger entries holds exactly the kinds the policy presumes. */
 static void
 test_consent_defaults(void **state)
@@ -677,6 +855,9 @@ main(void)
         cmocka_unit_test(test_contact_and_disclosure),
         cmocka_unit_test(test_marketing_on_health_data),
         cmocka_unit_test(test_consent_defaults),
+        cmocka_unit_test(test_recipient_registry),
+        cmocka_unit_test(test_rights_requests),
+        cmocka_unit_test(test_right_deadlines),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

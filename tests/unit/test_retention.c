@@ -57,7 +57,7 @@ static void
 test_expiry_counts_from_the_named_event(void **state)
 {
     struct pv_policy *p = load("tests/unit/policies/good/retention.yaml");
-    struct pv_retention_facts f = {at(2026, 1, 10, 9, 0), 0, 0};
+    struct pv_retention_facts f = {at(2026, 1, 10, 9, 0), 0, 0, 0};
     const struct pv_category *name = cat(p, "user.name"), *cond = cat(p, "user.health.condition");
     const struct pv_category *card = cat(p, "user.financial.credit_card");
     const struct pv_category *pay = cat(p, "user.payment"), *ip = cat(p, "user.device.ip_address");

@@ -428,11 +428,147 @@ test_totp_and_keys(void **state)
     assert_int_equal(ko.revoked, 1);
 }
 
+/* ---- rights requests ------------------------------------------------------------------ */
+
+static int
+count_cb(const struct pv_history *h, void *arg)
+{
+    (void)h;
+    (*(int64_t *)arg)++;
+    return 0;
+}
+
+static void
+put_request(struct fixture *f, const char *id, int64_t received, int64_t due, const char *state)
+{
+    struct pv_request *r = calloc(1, sizeof *r);
+
+    pv_strlcpy(r->id, id, sizeof r->id);
+    pv_strlcpy(r->subject_id, "sub_1", sizeof r->subject_id);
+    pv_strlcpy(r->type, "access", sizeof r->type);
+    pv_strlcpy(r->requester, "subject", sizeof r->requester);
+    pv_strlcpy(r->state, state, sizeof r->state);
+    r->received = received;
+    r->due = due;
+    assert_int_equal(pv_store_request_put(f->w, r), 0);
+    free(r);
+}
+
+static int
+collect_ids(const struct pv_request *r, void *arg)
+{
+    struct pv_buf *out = arg;
+
+    if (out->len)
+        pv_buf_puts(out, ",");
+    return pv_buf_puts(out, r->id);
+}
+
+static void
+list_ids(struct fixture *f, const char *state, int overdue, int64_t now, const char *after,
+         int limit, char *out)
+{
+    struct pv_request_filter q = {NULL, state, NULL, overdue, now, after, limit};
+    struct pv_buf b;
+
+    pv_buf_init(&b, 255);
+    assert_int_equal(pv_store_request_list(f->w, &q, collect_ids, &b), 0);
+    pv_strlcpy(out, b.data ? b.data : "", 256);
+    pv_buf_fini(&b);
+}
+
+/* A transition writes only from the state it expects; lists filter by state and by overdue. */
+static void
+test_requests(void **state)
+{
+    struct fixture *f = *state;
+    struct pv_request *r = calloc(1, sizeof *r);
+    char ids[256];
+
+    put_request(f, "req_a", 100, 1000, "received");
+    put_request(f, "req_b", 200, 2000, "verified");
+    put_request(f, "req_c", 300, 500, "completed");
+    assert_int_equal(pv_store_request_get(f->w, "req_a", r), 0);
+    pv_strlcpy(r->state, "verified", sizeof r->state);
+    r->verified_at = 150;
+    assert_int_equal(pv_store_request_update(f->w, r, "verified"), PV_ECONFLICT);
+    assert_int_equal(pv_store_request_update(f->w, r, "received"), 0);
+    assert_int_equal(pv_store_request_update(f->w, r, "received"), PV_ECONFLICT);
+    pv_strlcpy(r->id, "req_none", sizeof r->id);
+    assert_int_equal(pv_store_request_update(f->w, r, "received"), PV_ENOTFOUND);
+    assert_int_equal(pv_store_request_get(f->w, "req_a", r), 0);
+    assert_string_equal(r->state, "verified");
+    assert_int_equal(r->verified_at, 150);
+    /* At 1500 the first is overdue, the second not yet; the closed one never. */
+    list_ids(f, NULL, 1, 1500, NULL, 50, ids);
+    assert_string_equal(ids, "req_a");
+    list_ids(f, NULL, 2, 1500, NULL, 50, ids);
+    assert_string_equal(ids, "req_b,req_c");
+    list_ids(f, NULL, 1, 2500, NULL, 50, ids);
+    assert_string_equal(ids, "req_a,req_b");
+    list_ids(f, "open", 0, 0, NULL, 50, ids);
+    assert_string_equal(ids, "req_a,req_b");
+    list_ids(f, "completed", 0, 0, NULL, 50, ids);
+    assert_string_equal(ids, "req_c");
+    /* Pages in order of receipt. */
+    list_ids(f, NULL, 0, 0, NULL, 2, ids);
+    assert_string_equal(ids, "req_a,req_b");
+    list_ids(f, NULL, 0, 0, "req_b", 2, ids);
+    assert_string_equal(ids, "req_c");
+    free(r);
+}
+
+/* Amendment history follows its record: it goes with the record, and with the field's
+ * category when the record no longer holds it. */
+static void
+test_history_follows_record(void **state)
+{
+    struct fixture *f = *state;
+    struct pv_history h;
+    struct pv_record r;
+    int64_t n = 0;
+
+    put_record(f, "rec_h", 10, "body");
+    memset(&h, 0, sizeof h);
+    pv_strlcpy(h.subject_id, "sub_1", sizeof h.subject_id);
+    pv_strlcpy(h.record_id, "rec_h", sizeof h.record_id);
+    pv_strlcpy(h.collection, "visits", sizeof h.collection);
+    pv_strlcpy(h.field, "notes", sizeof h.field);
+    pv_strlcpy(h.category, "user.health", sizeof h.category);
+    h.sealed = (const unsigned char *)"old";
+    h.sealed_len = 3;
+    assert_int_equal(pv_store_history_put(f->w, &h), 0);
+    pv_strlcpy(h.field, "card", sizeof h.field);
+    pv_strlcpy(h.category, "user.financial", sizeof h.category);
+    assert_int_equal(pv_store_history_put(f->w, &h), 0);
+    /* The record keeps user.health only: the card's history goes. */
+    memset(&r, 0, sizeof r);
+    pv_strlcpy(r.id, "rec_h", sizeof r.id);
+    pv_strlcpy(r.subject_id, "sub_1", sizeof r.subject_id);
+    pv_buf_init(&r.body, 64);
+    pv_buf_puts(&r.body, "trimmed");
+    assert_int_equal(pv_store_row_set_body(f->w, 0, &r, "user.health"), 0);
+    pv_buf_fini(&r.body);
+    assert_int_equal(pv_store_history_list(f->w, "sub_1", "rec_h", count_cb, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pv_store_record_delete(f->w, "sub_1", "visits", "rec_h"), 0);
+    n = 0;
+    assert_int_equal(pv_store_history_list(f->w, "sub_1", NULL, count_cb, &n), 0);
+    assert_int_equal(n, 0);
+    /* Delete-all of a collection says how many went. */
+    put_record(f, "rec_x", 11, "x");
+    put_record(f, "rec_y", 12, "y");
+    assert_int_equal(pv_store_records_delete_all(f->w, "sub_1", "visits", &n), 0);
+    assert_int_equal(n, 2);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_follows_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totp_and_keys, setup, teardown),
