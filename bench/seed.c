@@ -33,7 +33,7 @@
 
 struct seed {
     struct pv_vault *v;
-    struct pv_actor staff, prov;
+    struct pv_actor staff, prov, officer;
     long subjects, records, big;
     _Atomic long next_subject;
     _Atomic long done; /* records and subjects written */
@@ -249,7 +249,8 @@ main(int argc, char **argv)
     pv_buf_fini(&errors);
     if ((rc = login(&s, "admin", &admin)) != 0 ||
         (rc = make_user(&s, &admin, "bench-staff", "staff", &s.staff)) != 0 ||
-        (rc = make_user(&s, &admin, "bench-provider", "provider", &s.prov)) != 0) {
+        (rc = make_user(&s, &admin, "bench-provider", "provider", &s.prov)) != 0 ||
+        (rc = make_user(&s, &admin, "bench-officer", "privacy_officer", &s.officer)) != 0) {
         fail(&s, "users", rc);
         pv_vault_close(s.v);
         return 1;
@@ -280,7 +281,7 @@ main(int argc, char **argv)
         fail(&s, "paths file", PV_EIO);
     pthread_mutex_destroy(&s.paths_mu);
     (void)printf("provider_user=bench-provider\nprovider_password=%s\nstaff_user=bench-staff\n"
-                 "big_subject=%s\n",
+                 "officer_user=bench-officer\nbig_subject=%s\n",
                  PASSWORD, s.big_id);
     pv_vault_close(s.v);
     return atomic_load(&s.failed) || th == NULL ? 1 : 0;

@@ -1176,7 +1176,7 @@ load_rights(struct ctx *c, const node_t *m)
         if (name == NULL)
             continue;
         if (vn->type == YAML_MAPPING_NODE) {
-            snprintf(what, sizeof what, "right %s", name);
+            (void)snprintf(what, sizeof what, "right %s", name);
             check_keys(c, vn, keys, what);
             if ((dn = need(c, vn, "deadline", what)) == NULL)
                 continue;

@@ -209,8 +209,8 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     rows[0].action = a->audit_action;
     /* A refused enrollment created no subject: its would-be id names nothing. */
     rows[0].subject = a->action == PV_ACT_ENROLL && !d.permit ? ""
-                      : a->subject                                ? safe_id(a->subject, "sub")
-                                                                  : safe_id(a->audit_subject, "sub");
+                      : a->subject                            ? safe_id(a->subject, "sub")
+                                                              : safe_id(a->audit_subject, "sub");
     rows[0].collection = a->audit_collection  ? a->audit_collection
                          : a->collection >= 0 ? p->collections[a->collection].name
                                               : "";

@@ -237,7 +237,6 @@ row_cb(const struct pv_record *r, void *arg)
 {
     struct exp *x = arg;
     json_t *opened = json_object(), *withheld = json_array(), *j, *st;
-    int rc;
 
     x->n++;
     memcpy(x->last, r->id, sizeof x->last);
@@ -247,8 +246,8 @@ row_cb(const struct pv_record *r, void *arg)
         return 0;
     }
     if (opened == NULL || withheld == NULL ||
-        (rc = pv_body_open(x->v, &x->dk, r->subject_id, r->id, x->ci, &r->body, x->mask, opened,
-                           withheld)) != 0) {
+        pv_body_open(x->v, &x->dk, r->subject_id, r->id, x->ci, &r->body, x->mask, opened,
+                     withheld) != 0) {
         json_decref(opened);
         json_decref(withheld);
         return PV_ENOMEM;

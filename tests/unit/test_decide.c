@@ -751,7 +751,7 @@ test_rights_requests(void **state)
     struct pv_policy *p;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     for (size_t i = 0; i < PV_ARRAY_LEN(rights_rows); i++) {
         const struct rrow *r = &rights_rows[i];
@@ -802,7 +802,7 @@ test_right_deadlines(void **state)
     int days, ext;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_int_equal(pv_policy_right(p, "access", &days, &ext), 0);
     assert_int_equal(days, 15);
