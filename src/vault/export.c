@@ -254,13 +254,14 @@ row_cb(const struct pv_record *r, void *arg)
     }
     pv_body_each(&r->body, note_cat, x);
     st = json_object_get(x->statements, r->id);
-    j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:O}", "id", r->id, "created",
+    /* "o" takes the reference it is given: a borrowed list is counted up, a new one is not. */
+    j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "id", r->id, "created",
                   pv_json_time(r->created), "updated", pv_json_time(r->updated), "source",
                   json_string_value(json_object_get(x->sources, r->id))
                       ? json_string_value(json_object_get(x->sources, r->id))
                       : "unknown",
                   "fields", fields_json(x, opened), "withheld", withheld, "history",
-                  visible_history(x, r->id), "statements", st ? st : json_array());
+                  visible_history(x, r->id), "statements", st ? json_incref(st) : json_array());
     json_decref(opened);
     if (j == NULL || json_array_append_new(x->rows, j) != 0)
         return PV_ENOMEM;
