@@ -360,6 +360,9 @@ pv_record_patch(struct pv_vault *v, struct pv_conn *w, int ci, const struct pv_b
     r->updated = pv_now_ms();
     if (rc == 0)
         rc = pv_store_record_update(w, r, cats->data ? cats->data : "");
+    /* The look-up index follows the profile, whatever path changed it. */
+    if (rc == 0 && ci == v->profile && (set | nulls) != 0)
+        rc = pv_profile_reindex(v, w, r, set | nulls);
     return rc;
 }
 

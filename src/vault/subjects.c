@@ -75,6 +75,82 @@ index_profile(struct pv_vault *v, const json_t *profile, struct enroll *e)
     return 0;
 }
 
+/* Whether field j of the profile holds category key. */
+static int
+field_in_category(const struct pv_policy *p, const struct pv_collection *col, int j,
+                  const char *key)
+{
+    return strcmp(p->categories[col->fields[j].category].key, key) == 0;
+}
+
+/* Blind-index one sealed profile value of r (a JSON string) under its category key. */
+static int
+index_sealed(struct pv_vault *v, struct pv_conn *w, const struct pv_record *r,
+             const struct pv_dkey *dk, const char *field, const char *key,
+             const unsigned char *sealed, size_t len)
+{
+    struct pv_seal_ad ad = {r->subject_id, r->id, field};
+    unsigned char d[PV_HASH_BYTES];
+    unsigned char *pt = malloc(len);
+    char norm[512];
+    json_error_t jerr;
+    json_t *value = NULL;
+    size_t n;
+    int rc;
+
+    if (pt == NULL)
+        return PV_ENOMEM;
+    rc = pv_unseal(dk, &ad, sealed, len, pt, len, &n);
+    if (rc == 0)
+        value = json_loadb((const char *)pt, n, JSON_DECODE_ANY, &jerr);
+    if (rc == 0 && json_is_string(value) &&
+        pv_index_normalize(key, json_string_value(value), norm, sizeof norm) == 0) {
+        pv_keyring_blind(v->keys, key, norm, d);
+        pv_wipe(norm, sizeof norm);
+        rc = pv_store_index_put(w, key, d, r->subject_id);
+    }
+    json_decref(value);
+    pv_wipe(pt, len);
+    free(pt);
+    return rc;
+}
+
+int
+pv_profile_reindex(struct pv_vault *v, struct pv_conn *w, const struct pv_record *r,
+                   uint64_t touched)
+{
+    const struct pv_policy *p = v->policy;
+    const struct pv_collection *col = &p->collections[v->profile];
+    const unsigned char *sealed;
+    uint64_t done = 0;
+    struct pv_dkey dk;
+    int have_key = 0, rc = 0;
+    size_t len;
+
+    for (int i = 0; rc == 0 && i < col->nfields; i++) {
+        const struct pv_category *cat = &p->categories[col->fields[i].category];
+        if (!(touched & (UINT64_C(1) << i)) || !cat->index || (done & (UINT64_C(1) << i)))
+            continue;
+        /* Every field of this category is indexed anew, touched or not. */
+        if ((rc = pv_store_index_delete(w, r->subject_id, cat->key)) != 0)
+            break;
+        for (int j = 0; rc == 0 && j < col->nfields; j++) {
+            if (!field_in_category(p, col, j, cat->key))
+                continue;
+            done |= UINT64_C(1) << j;
+            if (pv_body_find(&r->body, col->fields[j].name, &sealed, &len) != 0)
+                continue;
+            if (!have_key && (rc = pv_vault_subject_key(v, w, r->subject_id, &dk)) == 0)
+                have_key = 1;
+            if (rc == 0)
+                rc = index_sealed(v, w, r, &dk, col->fields[j].name, cat->key, sealed, len);
+        }
+    }
+    if (have_key)
+        pv_dkey_wipe(&dk);
+    return rc;
+}
+
 int
 pv_vault_enroll(struct pv_vault *v, struct pv_call *call, const json_t *body, json_t **out)
 {

@@ -112,6 +112,13 @@ int pv_fields_seal(struct pv_vault *v, const struct pv_dkey *dk, const char *sub
  * removing those in nulls, and store it with its categories (cats, empty).
  * On return r holds the record as updated.
  */
+/*
+ * After a change to the subject's profile record r (the fields touched), derive the blind-index
+ * entries of every indexed category a touched field belongs to again from r as it now is, in the
+ * write's transaction: a changed email is found by the new address and no longer by the old one.
+ */
+int pv_profile_reindex(struct pv_vault *v, struct pv_conn *w, const struct pv_record *r,
+                       uint64_t touched);
 int pv_record_patch(struct pv_vault *v, struct pv_conn *w, int ci, const struct pv_buf *patch,
                     uint64_t set, uint64_t nulls, struct pv_record *r, struct pv_buf *cats);
 

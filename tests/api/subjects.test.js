@@ -162,3 +162,20 @@ test('GET /v1/policy shows the policy in force to anyone', async () => {
   assert.equal(r.json.categories['user.health.medical_record'].retention, '7y');
   assert.equal(r.json.rights.access, '15d');
 });
+
+test('look-ups follow a changed email or phone at once, and forget the old one', async () => {
+  const sub = await w.enroll({ name: 'Moving House', email: 'old-address@example.org', phone: '+1 555 0170' });
+  const find = async (q) => (await w.c.req('GET', `/v1/subjects?${q}`, { token: w.tokens.staff1, purpose: 'operations' })).json.subjects.map((s) => s.id);
+  assert.deepEqual(await find('email=old-address@example.org'), [sub]);
+  const profile = (await w.c.req('GET', `/v1/subjects/${sub}`, { token: w.tokens.staff1, purpose: 'operations' })).json.profile;
+  const r = await w.c.req('PATCH', `/v1/subjects/${sub}/records/profile/${profile.id}`, { token: w.tokens.staff1,
+    purpose: 'operations', json: { email: 'New-Address@example.org', phone: null } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await find('email=new-address@example.org'), [sub]);
+  assert.deepEqual(await find('email=old-address@example.org'), []);
+  assert.deepEqual(await find('phone=15550170'), []);
+  // Changing another field leaves the index as it is.
+  await w.c.req('PATCH', `/v1/subjects/${sub}/records/profile/${profile.id}`, { token: w.tokens.staff1,
+    purpose: 'operations', json: { name: 'Moved House' } });
+  assert.deepEqual(await find('email=new-address@example.org'), [sub]);
+});
