@@ -5,6 +5,12 @@
 #include "cli/cli.h"
 #include "vault/vault.h"
 
+static void
+progress(int64_t done, int64_t total, void *arg)
+{
+    pv_progress_update(arg, done, total);
+}
+
 int
 pv_cmd_backup(int argc, char **argv)
 {
@@ -14,6 +20,7 @@ pv_cmd_backup(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct pv_backup_report r;
+    struct pv_progress bar;
     struct pv_vault *v = NULL;
     const char *dir = NULL, *keys = NULL, *dest;
     struct pv_buf errors;
@@ -36,7 +43,9 @@ pv_cmd_backup(int argc, char **argv)
     if (pv_cli_vault_open(dir, &v) != 0)
         return 1;
     pv_buf_init(&errors, (size_t)16 * 1024);
-    rc = pv_vault_backup(v, dest, keys, &r, &errors);
+    pv_progress_start(&bar, "copying (bytes)");
+    rc = pv_vault_backup(v, dest, keys, &r, &errors, progress, &bar);
+    pv_progress_end(&bar);
     pv_vault_close(v);
     if (rc != 0) {
         (void)fputs(errors.data ? errors.data : "", stderr);
@@ -65,6 +74,7 @@ pv_cmd_restore(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct pv_backup_report r;
+    struct pv_progress bar;
     const char *dir = NULL, *keys = NULL;
     struct pv_buf errors;
     int ch, rc;
@@ -83,7 +93,9 @@ pv_cmd_restore(int argc, char **argv)
         return 2;
     }
     pv_buf_init(&errors, (size_t)16 * 1024);
-    rc = pv_vault_restore(argv[optind], keys, dir, &r, &errors);
+    pv_progress_start(&bar, "verifying the audit log (entries)");
+    rc = pv_vault_restore(argv[optind], keys, dir, &r, &errors, progress, &bar);
+    pv_progress_end(&bar);
     if (rc != 0) {
         (void)fputs(errors.data ? errors.data : "", stderr);
         pv_buf_fini(&errors);

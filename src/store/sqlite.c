@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -705,15 +706,72 @@ vacuum_into(sqlite3 *db, const char *which, const char *dest)
     return map_rc(db, rc, "snapshot");
 }
 
+/*
+ * How far a snapshot is. VACUUM INTO gives no count, but it copies the live
+ * pages of the source (its pages less its free list) into a file that grows
+ * as it goes, so the file's size against that total is the fraction done;
+ * SQLite's progress handler looks every few thousand steps, at most ten
+ * times a second.
+ */
+struct snap_progress {
+    const char *dest;
+    int64_t total, last_ms;
+    void (*progress)(int64_t done, int64_t total, void *arg);
+    void *arg;
+};
+
 static int
-snapshot(struct pv_store *store, int keys, const char *dest)
+snap_tick(void *p)
 {
+    struct snap_progress *sp = p;
+    int64_t now = pv_mono_ms();
+    struct stat st;
+
+    if (now - sp->last_ms >= 100 && stat(sp->dest, &st) == 0) {
+        sp->last_ms = now;
+        sp->progress(st.st_size < sp->total ? (int64_t)st.st_size : sp->total, sp->total, sp->arg);
+    }
+    return 0; /* carry on */
+}
+
+static int64_t
+pragma_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int
+snapshot(struct pv_store *store, int keys, const char *dest,
+         void (*progress)(int64_t done, int64_t total, void *arg), void *arg)
+{
+    struct snap_progress sp = {dest, 0, 0, progress, arg};
     struct pv_conn *c = NULL;
+    sqlite3 *db;
     int rc;
 
     /* A connection of its own: query_only (the readers' setting) refuses VACUUM INTO. */
-    if ((rc = conn_open(store, 1, &c)) == 0)
-        rc = vacuum_into(((struct sq_conn *)c)->db, keys ? "keys" : "main", dest);
+    if ((rc = conn_open(store, 1, &c)) != 0)
+        return rc;
+    db = ((struct sq_conn *)c)->db;
+    if (progress) {
+        sp.total =
+            (pragma_int(db, keys ? "PRAGMA keys.page_count" : "PRAGMA main.page_count") -
+             pragma_int(db, keys ? "PRAGMA keys.freelist_count" : "PRAGMA main.freelist_count")) *
+            pragma_int(db, keys ? "PRAGMA keys.page_size" : "PRAGMA main.page_size");
+        sqlite3_progress_handler(db, 4096, snap_tick, &sp);
+    }
+    rc = vacuum_into(db, keys ? "keys" : "main", dest);
+    if (progress) {
+        sqlite3_progress_handler(db, 0, NULL, NULL);
+        if (rc == 0)
+            progress(sp.total, sp.total, arg);
+    }
     conn_close(c);
     return rc;
 }

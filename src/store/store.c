@@ -158,9 +158,10 @@ pv_stmt_run(struct pv_stmt *st)
 }
 
 int
-pv_store_snapshot(struct pv_store *s, int keys, const char *dest)
+pv_store_snapshot(struct pv_store *s, int keys, const char *dest,
+                  void (*progress)(int64_t done, int64_t total, void *arg), void *arg)
 {
-    return s->ops->snapshot(s, keys, dest);
+    return s->ops->snapshot(s, keys, dest, progress, arg);
 }
 
 int

@@ -76,9 +76,11 @@ struct pv_store_ops {
     int (*checkpoint)(struct pv_conn *c);
     /*
      * A consistent copy of the store's data (keys 0) or of its data keys
-     * (keys 1), taken while others keep writing, as one new file at dest.
+     * (keys 1), taken while others keep writing, as one new file at dest;
+     * progress (may be NULL) is told the bytes written of those expected.
      */
-    int (*snapshot)(struct pv_store *s, int keys, const char *dest);
+    int (*snapshot)(struct pv_store *s, int keys, const char *dest,
+                    void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
     /* A consistent copy of the data-key file of another data directory into dest. */
     int (*copy_keys)(const char *src_dir, const char *dest);
 };
@@ -497,8 +499,10 @@ int pv_store_policy_notice_list(struct pv_conn *c, const char *subject_id,
                                 void *arg);
 /* ---- retention, closing and erasure (retention.c) ------------------------------ */
 
-/* A snapshot of the data (keys 0) or the data keys (keys 1) into the new file dest. */
-int pv_store_snapshot(struct pv_store *s, int keys, const char *dest);
+/* A snapshot of the data (keys 0) or the data keys (keys 1) into the new file dest;
+ * progress (may be NULL) is told the bytes written so far of those expected. */
+int pv_store_snapshot(struct pv_store *s, int keys, const char *dest,
+                      void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
 /* A consistent copy of src_dir's data-key file into the new file dest. */
 int pv_store_copy_keys(const char *src_dir, const char *dest);
 

@@ -187,7 +187,7 @@ backup_keys(struct pv_vault *v, const char *keys_dest)
     /* The data keys after the data: every subject of the snapshot still has theirs. */
     rc = join(path, sizeof path, fresh, KEYS_FILE);
     if (rc == 0)
-        rc = pv_store_snapshot(v->store, 1, path);
+        rc = pv_store_snapshot(v->store, 1, path, NULL, NULL);
     if (rc == 0)
         rc = fsync_path(path, 0);
     if (rc == 0)
@@ -215,7 +215,8 @@ backup_keys(struct pv_vault *v, const char *keys_dest)
 
 int
 pv_vault_backup(struct pv_vault *v, const char *dest, const char *keys_dest,
-                struct pv_backup_report *rep, struct pv_buf *errors)
+                struct pv_backup_report *rep, struct pv_buf *errors,
+                void (*progress)(int64_t done, int64_t total, void *arg), void *arg)
 {
     struct pv_audit_row row;
     struct pv_conn *c;
@@ -249,7 +250,7 @@ pv_vault_backup(struct pv_vault *v, const char *dest, const char *keys_dest,
         rc = pv_audit_commit(v->audit, &row, 1, NULL, NULL);
     }
     if (rc == 0 && (rc = join(path, sizeof path, dest, DATA_FILE)) == 0 &&
-        (rc = pv_store_snapshot(v->store, 0, path)) == 0)
+        (rc = pv_store_snapshot(v->store, 0, path, progress, arg)) == 0)
         rc = fsync_path(path, 0);
     if (rc == 0)
         rc = copy_into(v->dir, PV_FILE_POLICY, dest);
@@ -340,7 +341,8 @@ check_audit_key(const char *backup, const char *dir, struct pv_buf *errors,
 
 static int
 verify_log(const char *dir, const unsigned char pk[PV_SIGN_PK_BYTES], struct pv_backup_report *rep,
-           struct pv_buf *errors)
+           struct pv_buf *errors, void (*progress)(int64_t done, int64_t total, void *arg),
+           void *arg)
 {
     struct pv_audit_report ar;
     struct pv_store *s = NULL;
@@ -351,7 +353,7 @@ verify_log(const char *dir, const unsigned char pk[PV_SIGN_PK_BYTES], struct pv_
     if (rc == 0)
         rc = pv_store_conn_open(s, 0, &c);
     if (rc == 0)
-        rc = pv_audit_verify(c, pk, &ar, NULL, NULL);
+        rc = pv_audit_verify(c, pk, &ar, progress, arg);
     if (rc == 0)
         rep->entries = ar.entries;
     else if (rc == PV_ETAMPER && errors)
@@ -473,7 +475,8 @@ reconcile(struct pv_vault *v, struct pv_backup_report *rep)
 
 int
 pv_vault_restore(const char *backup, const char *keys_dir, const char *dir,
-                 struct pv_backup_report *rep, struct pv_buf *errors)
+                 struct pv_backup_report *rep, struct pv_buf *errors,
+                 void (*progress)(int64_t done, int64_t total, void *arg), void *arg)
 {
     struct pv_vault_config cfg = {dir, NULL, 0};
     unsigned char pk[PV_SIGN_PK_BYTES];
@@ -512,7 +515,7 @@ pv_vault_restore(const char *backup, const char *keys_dir, const char *dir,
         (rc = pv_store_copy_keys(keys_dir, path)) != 0 && errors)
         pv_buf_printf(errors, "%s: cannot copy the data keys (%s)\n", keys_dir, pv_strerror(rc));
     if (rc == 0)
-        rc = verify_log(dir, pk, rep, errors);
+        rc = verify_log(dir, pk, rep, errors, progress, arg);
     if (rc == 0)
         rc = pv_vault_open(&cfg, &v, errors);
     if (rc == 0)

@@ -344,15 +344,20 @@ struct pv_backup_report {
  * previous copy: only one copy of keys may exist, or erasure would not be.
  */
 int pv_vault_backup(struct pv_vault *v, const char *dest, const char *keys_dest,
-                    struct pv_backup_report *rep, struct pv_buf *errors);
+                    struct pv_backup_report *rep, struct pv_buf *errors,
+                    void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
 /*
  * A new data directory dir from backup and the key material in keys_dir (a
  * key copy or a data directory). The audit log is verified first; subjects
  * whose data key no longer exists are erased, so what was destroyed after
  * the backup stays destroyed. On failure nothing is left behind.
+ *
+ * Both tell progress (may be NULL) how far their long part is: the bytes of
+ * the data snapshot written, the audit entries of the restored log checked.
  */
 int pv_vault_restore(const char *backup, const char *keys_dir, const char *dir,
-                     struct pv_backup_report *rep, struct pv_buf *errors);
+                     struct pv_backup_report *rep, struct pv_buf *errors,
+                     void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
 
 /* ---- maintenance (maintenance.c) --------------------------------------------------------- */
 

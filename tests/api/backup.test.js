@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ADMIN_PASSWORD, PASSWORD, Server, cli, cliAsync, sqlite, startServer, world } from './lib/harness.js';
+import { ADMIN_PASSWORD, BIN, PASSWORD, Server, cli, cliAsync, sqlite, startServer, world } from './lib/harness.js';
 
 const DAY = 86400;
 const YEAR = 365 * DAY;
@@ -180,4 +180,26 @@ test('restore refuses what it cannot trust and leaves nothing behind', () => {
   const again = cli(['backup', '--data', srv.data, at('backup1')], { env: srv.env() });
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already exists/);
+});
+
+test('backup and restore show their progress on a terminal, and only there', () => {
+  // `script` gives the command a terminal; the bar is redrawn in place with carriage returns.
+  const onTty = (args) => execFileSync('script', ['-qec', [BIN, ...args].join(' '), '/dev/null'],
+    { env: { ...process.env, ...srv.env() } }).toString();
+  const b = onTty(['backup', '--data', srv.data, '--keys', at('keys'), at('backup-tty')]);
+  const copied = [...b.matchAll(/copying \(bytes\) \[[#.]+\] (\d+)\/(\d+)/g)];
+  assert.ok(copied.length >= 1, b);
+  const [, done, total] = copied.at(-1);
+  assert.equal(done, total, 'the last redraw is the whole copy');
+  assert.ok(Number(total) > 0);
+  assert.match(b, /backup written to/);
+  const r = onTty(['restore', '--keys', at('keys'), '--data', at('restored-tty'), at('backup-tty')]);
+  const checked = [...r.matchAll(/verifying the audit log \(entries\) \[[#.]+\] (\d+)\/(\d+)/g)];
+  assert.ok(checked.length >= 1, r);
+  assert.equal(checked.at(-1)[1], checked.at(-1)[2]);
+  assert.match(r, new RegExp(`audit log intact: ${checked.at(-1)[2]} entries`));
+  // Not a terminal: the same commands print their results and no bar.
+  const plain = cli(['backup', '--data', srv.data, at('backup-plain')], { env: srv.env() });
+  assert.equal(plain.status, 0);
+  assert.doesNotMatch(plain.stderr + plain.stdout, /copying \(bytes\) \[/);
 });
