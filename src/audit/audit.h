@@ -48,6 +48,9 @@ void pv_audit_close(struct pv_audit *a);
  * durable: 0; apply's error (the entries are still appended: they record
  * decisions, and apply's changes are rolled back); or PV_EAUDIT when the log
  * could not be written, in which case nothing was applied.
+ *
+ * Called in a fiber (base/fiber.h), it parks the fiber rather than blocking
+ * the thread, so the caller must not hold a lock across the call.
  */
 int pv_audit_commit(struct pv_audit *a, struct pv_audit_row *entries, int n, pv_apply_fn apply,
                     void *arg);
@@ -76,5 +79,15 @@ struct pv_audit_report {
 int pv_audit_verify(struct pv_conn *c, const unsigned char pk[PV_SIGN_PK_BYTES],
                     struct pv_audit_report *rep,
                     void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
+/*
+ * The same for the log of store s, checked in `threads` ranges at once, each
+ * on a connection of its own (every link is checked on its own, so the result
+ * is the same: the smallest bad entry any range finds). threads <= 0: one per
+ * CPU for a large log, one for a small one. progress is called from the
+ * calling thread only.
+ */
+int pv_audit_verify_store(struct pv_store *s, int threads, const unsigned char pk[PV_SIGN_PK_BYTES],
+                          struct pv_audit_report *rep,
+                          void (*progress)(int64_t done, int64_t total, void *arg), void *arg);
 
 #endif

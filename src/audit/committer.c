@@ -16,6 +16,12 @@
  * the same transaction as its entries: a log cut short or rewritten behind
  * the server's back fails the batch (fail closed) instead of being
  * continued and re-signed.
+ *
+ * A caller running in a fiber (base/fiber.h: every HTTP request) does not
+ * block its thread: it parks, its job is queued once its owner is ready to
+ * be woken, and the committer wakes the fiber instead of posting. A caller
+ * whose thread's reader connection has a statement open falls back to
+ * blocking, so no other fiber of that thread can disturb the statement.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -24,6 +30,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "base/fiber.h"
 
 #define MAX_BATCH 512
 
@@ -33,7 +40,9 @@ struct job {
     pv_apply_fn apply;
     void *arg;
     int rc;
-    sem_t done; /* posted by the committer once the job's batch is durable */
+    sem_t done;             /* posted by the committer once the job's batch is durable */
+    struct pv_fiber *fiber; /* or, for a parked fiber, woken instead */
+    struct pv_audit *a;     /* for queueing from the fiber's owner */
     struct job *next;
 };
 
@@ -147,8 +156,9 @@ run_batch(struct pv_audit *a, struct job *batch)
         rc = pv_store_commit(a->w);
     if (rc != 0) {
         char code[16];
-        snprintf(code, sizeof code, "%d", rc);
-        pv_log(PV_LOG_ERROR, "audit.commit_failed", "error", pv_strerror(rc), "code", code, NULL);
+        (void)snprintf(code, sizeof code, "%d", rc);
+        pv_log(PV_LOG_ERROR, "audit.commit_failed", "error", pv_strerror(rc), "code", code,
+               (char *)NULL);
         pv_store_rollback(a->w);
         a->seq = seq0;
         a->last_checkpoint = cp0;
@@ -182,10 +192,13 @@ committer(void *arg)
         pthread_mutex_unlock(&a->mu);
 
         run_batch(a, batch);
-        /* j->next is read before the post: the waiter's job may vanish right after. */
+        /* j->next is read before the wake: the waiter's job may vanish right after. */
         for (j = batch; j; j = next) {
             next = j->next;
-            sem_post(&j->done);
+            if (j->fiber)
+                pv_fiber_wake(j->fiber);
+            else
+                sem_post(&j->done);
         }
         pthread_mutex_lock(&a->mu);
     }
@@ -252,24 +265,54 @@ pv_audit_close(struct pv_audit *a)
     free(a);
 }
 
+/* Queue j for the committer; PV_EUNAVAIL once the log is closing. */
+static int
+enqueue(struct pv_audit *a, struct job *j)
+{
+    pthread_mutex_lock(&a->mu);
+    if (a->stopping) {
+        pthread_mutex_unlock(&a->mu);
+        return PV_EUNAVAIL;
+    }
+    *a->tail = j;
+    a->tail = &j->next;
+    pthread_cond_signal(&a->work_cv);
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+/* Runs on the fiber owner's stack once it is ready to be woken. */
+static void
+enqueue_parked(void *arg)
+{
+    struct job *j = arg;
+    int rc;
+
+    /* Once queued the job belongs to the committer: j->rc is written only if it was not. */
+    if ((rc = enqueue(j->a, j)) != 0) {
+        j->rc = rc;
+        pv_fiber_wake(j->fiber);
+    }
+}
+
 int
 pv_audit_commit(struct pv_audit *a, struct pv_audit_row *entries, int n, pv_apply_fn apply,
                 void *arg)
 {
-    struct job j = {.entries = entries, .n = n, .apply = apply, .arg = arg};
+    struct job j = {.entries = entries, .n = n, .apply = apply, .arg = arg, .a = a};
+    int rc;
 
+    if ((j.fiber = pv_fiber_current()) != NULL && !pv_store_reader_busy(a->store)) {
+        pv_fiber_park(enqueue_parked, &j);
+        return j.rc;
+    }
+    j.fiber = NULL;
     if (sem_init(&j.done, 0, 0) != 0)
         return PV_ENOMEM;
-    pthread_mutex_lock(&a->mu);
-    if (a->stopping) {
-        pthread_mutex_unlock(&a->mu);
+    if ((rc = enqueue(a, &j)) != 0) {
         sem_destroy(&j.done);
-        return PV_EUNAVAIL;
+        return rc;
     }
-    *a->tail = &j;
-    a->tail = &j.next;
-    pthread_cond_signal(&a->work_cv);
-    pthread_mutex_unlock(&a->mu);
     while (sem_wait(&j.done) != 0)
         ; /* EINTR: keep waiting, the committer will post */
     sem_destroy(&j.done);

@@ -77,7 +77,8 @@ void pv_buf_reset(struct pv_buf *b);
 int pv_buf_append(struct pv_buf *b, const void *p, size_t n);
 int pv_buf_puts(struct pv_buf *b, const char *s);
 int pv_buf_printf(struct pv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int pv_buf_vprintf(struct pv_buf *b, const char *fmt, va_list ap);
+int pv_buf_vprintf(struct pv_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Append s as a JSON string literal, quotes included. */
 int pv_buf_json_str(struct pv_buf *b, const char *s);
 

@@ -20,7 +20,7 @@ pv_id_new(const char *prefix, char out[PV_ID_MAX])
         plen = 4;
     randombytes_buf(r, 16);
     r[16] = 0;
-    memcpy(out, prefix, plen);
+    memcpy(out, prefix, plen); /* NOLINT(bugprone-not-null-terminated-result): ends below */
     out[plen] = '_';
     p = out + plen + 1;
     /* 128 bits -> 26 characters of 5 bits (the last padded with zeros). */

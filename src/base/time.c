@@ -33,7 +33,7 @@ read_clock_file(void)
     if (clock_file[0] == '\0' || (f = fopen(clock_file, "r")) == NULL)
         return;
     n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    (void)fclose(f);
     buf[n] = '\0';
     buf[strcspn(buf, " \r\n")] = '\0';
     if (pv_parse_i64(buf, -(INT64_C(1) << 40), INT64_C(1) << 40, &v) == 0)
@@ -104,9 +104,9 @@ pv_time_format(int64_t t, char out[21])
     civil_from_days(days, &y, &m, &d);
     /* Years outside 0..9999 do not occur in phivault's data; clamp for the format. */
     y = y < 0 ? 0 : y > 9999 ? 9999 : y;
-    snprintf(out, 21, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000u, (unsigned)m % 100u,
-             (unsigned)d % 100u, (unsigned)(secs / 3600) % 100u, (unsigned)(secs / 60 % 60),
-             (unsigned)(secs % 60));
+    (void)snprintf(out, 21, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000u,
+                   (unsigned)m % 100u, (unsigned)d % 100u, (unsigned)(secs / 3600) % 100u,
+                   (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
 }
 
 int

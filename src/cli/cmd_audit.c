@@ -23,7 +23,6 @@ pv_cmd_audit_verify(int argc, char **argv)
     struct pv_audit_report rep;
     struct pv_progress bar;
     struct pv_store *s = NULL;
-    struct pv_conn *c = NULL;
     const char *dir = NULL;
     char path[4200];
     int ch, rc;
@@ -35,23 +34,25 @@ pv_cmd_audit_verify(int argc, char **argv)
         dir = optarg;
     }
     if (dir == NULL || optind != argc) {
-        fprintf(stderr, "usage: phivault audit verify --data DIR\n");
+        (void)fprintf(stderr, "usage: phivault audit verify --data DIR\n");
         return 2;
     }
-    snprintf(path, sizeof path, "%s/%s", dir, PV_FILE_AUDIT_PUB);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, PV_FILE_AUDIT_PUB) >= sizeof path) {
+        (void)fprintf(stderr, "phivault: the data directory's path is too long\n");
+        return 2;
+    }
     if ((rc = pv_sig_load_public(path, pk)) != 0) {
-        fprintf(stderr, "%s: cannot read the audit public key (%s)\n", path, pv_strerror(rc));
+        (void)fprintf(stderr, "%s: cannot read the audit public key (%s)\n", path, pv_strerror(rc));
         return 1;
     }
-    if ((rc = pv_store_open(dir, &s)) != 0 || (rc = pv_store_conn_open(s, 0, &c)) != 0) {
-        fprintf(stderr, "%s: cannot open the store (%s)\n", dir, pv_strerror(rc));
+    if ((rc = pv_store_open(dir, &s)) != 0) {
+        (void)fprintf(stderr, "%s: cannot open the store (%s)\n", dir, pv_strerror(rc));
         pv_store_close(s);
         return 1;
     }
     pv_progress_start(&bar, "verifying");
-    rc = pv_audit_verify(c, pk, &rep, progress, &bar);
+    rc = pv_audit_verify_store(s, 0, pk, &rep, progress, &bar);
     pv_progress_end(&bar);
-    pv_store_conn_close(c);
     pv_store_close(s);
     if (rc == PV_ETAMPER) {
         printf("audit log FAILED verification: %s\n", rep.problem);
@@ -59,7 +60,7 @@ pv_cmd_audit_verify(int argc, char **argv)
         return 1;
     }
     if (rc != 0) {
-        fprintf(stderr, "%s: cannot read the audit log (%s)\n", dir, pv_strerror(rc));
+        (void)fprintf(stderr, "%s: cannot read the audit log (%s)\n", dir, pv_strerror(rc));
         return 1;
     }
     printf("audit log intact: %lld entries, %lld signatures checked\n", (long long)rep.entries,

@@ -29,19 +29,19 @@ pv_cmd_backup(int argc, char **argv)
             return 2;
     }
     if (dir == NULL || optind != argc - 1) {
-        fprintf(stderr, "usage: phivault backup --data DIR [--keys KEYDIR] DEST\n");
+        (void)fprintf(stderr, "usage: phivault backup --data DIR [--keys KEYDIR] DEST\n");
         return 2;
     }
     dest = argv[optind];
     if (pv_cli_vault_open(dir, &v) != 0)
         return 1;
-    pv_buf_init(&errors, 16 * 1024);
+    pv_buf_init(&errors, (size_t)16 * 1024);
     rc = pv_vault_backup(v, dest, keys, &r, &errors);
     pv_vault_close(v);
     if (rc != 0) {
-        fputs(errors.data ? errors.data : "", stderr);
-        fprintf(stderr, "phivault: backup failed (%s); nothing was written to %s\n",
-                pv_strerror(rc), dest);
+        (void)fputs(errors.data ? errors.data : "", stderr);
+        (void)fprintf(stderr, "phivault: backup failed (%s); nothing was written to %s\n",
+                      pv_strerror(rc), dest);
         pv_buf_fini(&errors);
         return 1;
     }
@@ -79,13 +79,13 @@ pv_cmd_restore(int argc, char **argv)
             return 2;
     }
     if (dir == NULL || keys == NULL || optind != argc - 1) {
-        fprintf(stderr, "usage: phivault restore --keys KEYDIR --data DIR BACKUP\n");
+        (void)fprintf(stderr, "usage: phivault restore --keys KEYDIR --data DIR BACKUP\n");
         return 2;
     }
-    pv_buf_init(&errors, 16 * 1024);
+    pv_buf_init(&errors, (size_t)16 * 1024);
     rc = pv_vault_restore(argv[optind], keys, dir, &r, &errors);
     if (rc != 0) {
-        fputs(errors.data ? errors.data : "", stderr);
+        (void)fputs(errors.data ? errors.data : "", stderr);
         pv_buf_fini(&errors);
         return 1;
     }

@@ -38,10 +38,10 @@ pv_cli_setup(void)
     if (getenv("PHIVAULT_TEST_CLOCK_FILE")) {
         pv_clock_set_file(getenv("PHIVAULT_TEST_CLOCK_FILE"));
         pv_log(PV_LOG_WARN, "clock.test_file", "note",
-               "the clock is offset by PHIVAULT_TEST_CLOCK_FILE; for tests only", NULL);
+               "the clock is offset by PHIVAULT_TEST_CLOCK_FILE; for tests only", (char *)NULL);
     }
     if (pv_crypto_init(2) != 0) {
-        fprintf(stderr, "phivault: libsodium failed to initialize\n");
+        (void)fprintf(stderr, "phivault: libsodium failed to initialize\n");
         return -1;
     }
     return 0;
@@ -71,12 +71,12 @@ pv_progress_update(struct pv_progress *p, int64_t done, int64_t total)
     memset(bar, '#', (size_t)fill);
     memset(bar + fill, '.', (size_t)(40 - fill));
     bar[40] = '\0';
-    fprintf(stderr, "\r%s [%s] %lld/%lld", p->label, bar, (long long)done, (long long)total);
+    (void)fprintf(stderr, "\r%s [%s] %lld/%lld", p->label, bar, (long long)done, (long long)total);
 }
 
 void
 pv_progress_end(struct pv_progress *p)
 {
     if (p->tty)
-        fprintf(stderr, "\n");
+        (void)fprintf(stderr, "\n");
 }

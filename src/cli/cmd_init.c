@@ -37,7 +37,7 @@ pv_cmd_init(int argc, char **argv)
             return 2;
     }
     if (dir == NULL || optind != argc) {
-        fprintf(stderr, "usage: phivault init --data DIR [--policy FILE]\n");
+        (void)fprintf(stderr, "usage: phivault init --data DIR [--policy FILE]\n");
         return 2;
     }
     env = getenv("PHIVAULT_ADMIN_PASSWORD");
@@ -49,22 +49,23 @@ pv_cmd_init(int argc, char **argv)
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING);
         sodium_memzero(r, sizeof r);
     }
-    pv_buf_init(&errors, 64 * 1024);
+    pv_buf_init(&errors, (size_t)64 * 1024);
     rc = pv_vault_init(dir, policy, env ? env : generated, &errors);
     if (rc != 0) {
-        fputs(errors.data ? errors.data : "", stderr);
+        (void)fputs(errors.data ? errors.data : "", stderr);
         if (rc == PV_EINVAL && env)
-            fprintf(stderr, "phivault: PHIVAULT_ADMIN_PASSWORD must be 12 to 1024 characters\n");
+            (void)fprintf(stderr,
+                          "phivault: PHIVAULT_ADMIN_PASSWORD must be 12 to 1024 characters\n");
         pv_buf_fini(&errors);
         sodium_memzero(generated, sizeof generated);
         return 1;
     }
     pv_buf_fini(&errors);
-    fprintf(stderr, "phivault: initialized %s\n", dir);
+    (void)fprintf(stderr, "phivault: initialized %s\n", dir);
     if (env == NULL) {
         /* Shown once, on stdout, so it can be captured; never stored in the clear. */
         printf("admin password: %s\n", generated);
-        fflush(stdout);
+        (void)fflush(stdout);
         sodium_memzero(generated, sizeof generated);
     }
     return 0;

@@ -30,7 +30,7 @@ data_arg(int argc, char **argv, const char *usage)
         dir = optarg;
     }
     if (dir == NULL || optind != argc) {
-        fprintf(stderr, "usage: phivault %s\n", usage);
+        (void)fprintf(stderr, "usage: phivault %s\n", usage);
         return NULL;
     }
     return dir;
@@ -54,9 +54,10 @@ pv_cmd_keys_rotate(int argc, char **argv)
     pv_progress_end(&bar);
     pv_vault_close(v);
     if (rc != 0) {
-        fprintf(stderr,
-                "phivault: key rotation stopped (%s); every key opens as before, run it again\n",
-                rc == PV_EBUSY ? "a backup or another rotation is running" : pv_strerror(rc));
+        (void)fprintf(
+            stderr,
+            "phivault: key rotation stopped (%s); every key opens as before, run it again\n",
+            rc == PV_EBUSY ? "a backup or another rotation is running" : pv_strerror(rc));
         return 1;
     }
     printf("master key version %u in force\n", (unsigned)r.version);
@@ -84,7 +85,7 @@ pv_cmd_keys_check(int argc, char **argv)
     pv_progress_end(&bar);
     pv_vault_close(v);
     if (rc != 0) {
-        fprintf(stderr, "phivault: cannot read the data keys (%s)\n", pv_strerror(rc));
+        (void)fprintf(stderr, "phivault: cannot read the data keys (%s)\n", pv_strerror(rc));
         return 1;
     }
     printf("master key version %u in force\n", (unsigned)r.version);

@@ -12,15 +12,15 @@ pv_cmd_policy_check(int argc, char **argv)
     int rc;
 
     if (argc != 2) {
-        fprintf(stderr, "usage: phivault policy check FILE\n");
+        (void)fprintf(stderr, "usage: phivault policy check FILE\n");
         return 2;
     }
-    pv_buf_init(&errors, 256 * 1024);
+    pv_buf_init(&errors, (size_t)256 * 1024);
     rc = pv_policy_load(argv[1], &p, &errors);
     if (rc != 0) {
-        fputs(errors.data ? errors.data : "", stderr);
+        (void)fputs(errors.data ? errors.data : "", stderr);
         if (errors.len == 0)
-            fprintf(stderr, "%s:1:1: %s\n", argv[1], pv_strerror(rc));
+            (void)fprintf(stderr, "%s:1:1: %s\n", argv[1], pv_strerror(rc));
         pv_buf_fini(&errors);
         return 1;
     }

@@ -14,7 +14,7 @@ pv_cmd_routes(int argc, char **argv)
     const char *pattern, *method, *auth;
 
     if (argc != 1) {
-        fprintf(stderr, "usage: phivault routes\n");
+        (void)fprintf(stderr, "usage: phivault routes\n");
         return 2;
     }
     for (size_t i = 0; (pattern = pv_http_route(i, &method, &auth)) != NULL; i++)
@@ -29,7 +29,7 @@ pv_cmd_problems(int argc, char **argv)
     int status;
 
     if (argc != 1) {
-        fprintf(stderr, "usage: phivault problems\n");
+        (void)fprintf(stderr, "usage: phivault problems\n");
         return 2;
     }
     for (size_t i = 0; (slug = pv_http_problem(i, &status, &title)) != NULL; i++)

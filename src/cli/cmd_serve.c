@@ -11,7 +11,7 @@
 #include "crypto/crypto.h"
 #include "http/http.h"
 
-#define PEM_MAX (256 * 1024)
+#define PEM_MAX ((size_t)256 * 1024)
 
 /* Read a PEM file whole into a new NUL-terminated buffer; a key file must be private. */
 static char *
@@ -27,27 +27,27 @@ read_pem(const char *path, int secret)
     if (secret) {
         rc = pv_secret_file_read(path, buf, PEM_MAX, &n);
         if (rc != 0) {
-            fprintf(stderr, "phivault: %s: cannot read the TLS key (%s)\n", path,
-                    rc == PV_EINVAL      ? "it must be a file readable by its owner alone (chmod "
-                                           "600), of at most 256 KiB"
-                    : rc == PV_ENOTFOUND ? "no such file"
-                                         : pv_strerror(rc));
+            (void)fprintf(stderr, "phivault: %s: cannot read the TLS key (%s)\n", path,
+                          rc == PV_EINVAL ? "it must be a file readable by its owner alone (chmod "
+                                            "600), of at most 256 KiB"
+                          : rc == PV_ENOTFOUND ? "no such file"
+                                               : pv_strerror(rc));
             free(buf);
             return NULL;
         }
     } else {
         if ((f = fopen(path, "rb")) == NULL) {
-            fprintf(stderr, "phivault: %s: cannot read the TLS certificate (%s)\n", path,
-                    strerror(errno));
+            (void)fprintf(stderr, "phivault: %s: cannot read the TLS certificate (%s)\n", path,
+                          strerror(errno));
             free(buf);
             return NULL;
         }
         n = fread(buf, 1, PEM_MAX, f);
-        fclose(f);
+        (void)fclose(f);
     }
     buf[n] = '\0';
     if (n == 0 || strstr((char *)buf, "-----BEGIN ") == NULL) {
-        fprintf(stderr, "phivault: %s: not a PEM file\n", path);
+        (void)fprintf(stderr, "phivault: %s: not a PEM file\n", path);
         pv_wipe(buf, PEM_MAX + 1);
         free(buf);
         return NULL;
@@ -68,11 +68,16 @@ int
 pv_cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},     {"listen", required_argument, NULL, 'l'},
-        {"threads", required_argument, NULL, 't'},  {"session-ttl", required_argument, NULL, 's'},
-        {"policy", required_argument, NULL, 'p'},   {"log-requests", no_argument, NULL, 'r'},
-        {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
-        {"insecure-http", no_argument, NULL, 'I'},  {"sweep-interval", required_argument, NULL, 'w'},
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"session-ttl", required_argument, NULL, 's'},
+        {"policy", required_argument, NULL, 'p'},
+        {"log-requests", no_argument, NULL, 'r'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"insecure-http", no_argument, NULL, 'I'},
+        {"sweep-interval", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     const char *cert_path = NULL, *key_path = NULL;
@@ -113,21 +118,22 @@ pv_cmd_serve(int argc, char **argv)
             break;
         case 't':
             if (pv_parse_i64(optarg, 1, 1024, &n) != 0) {
-                fprintf(stderr, "phivault: --threads takes 1 to 1024\n");
+                (void)fprintf(stderr, "phivault: --threads takes 1 to 1024\n");
                 return 2;
             }
             sc.threads = (unsigned)n;
             break;
         case 's':
-            if (pv_parse_i64(optarg, 1, 30 * 86400, &n) != 0) {
-                fprintf(stderr, "phivault: --session-ttl takes 1 to 2592000 seconds\n");
+            if (pv_parse_i64(optarg, 1, INT64_C(30) * 86400, &n) != 0) {
+                (void)fprintf(stderr, "phivault: --session-ttl takes 1 to 2592000 seconds\n");
                 return 2;
             }
             vc.session_ttl_s = n;
             break;
         case 'w':
-            if (pv_parse_i64(optarg, 0, 30 * 86400, &sweep_s) != 0) {
-                fprintf(stderr, "phivault: --sweep-interval takes 0 (never) to 2592000 seconds\n");
+            if (pv_parse_i64(optarg, 0, INT64_C(30) * 86400, &sweep_s) != 0) {
+                (void)fprintf(stderr,
+                              "phivault: --sweep-interval takes 0 (never) to 2592000 seconds\n");
                 return 2;
             }
             break;
@@ -136,25 +142,25 @@ pv_cmd_serve(int argc, char **argv)
         }
     }
     if (vc.dir == NULL || optind != argc || !cert_path != !key_path) {
-        fprintf(stderr, "usage: phivault serve --data DIR [--listen ADDR:PORT] [--threads N] "
-                        "[--session-ttl SECONDS] [--log-requests] [--tls-cert FILE --tls-key "
-                        "FILE] [--insecure-http] [--sweep-interval SECONDS]\n");
+        (void)fprintf(stderr, "usage: phivault serve --data DIR [--listen ADDR:PORT] [--threads N] "
+                              "[--session-ttl SECONDS] [--log-requests] [--tls-cert FILE --tls-key "
+                              "FILE] [--insecure-http] [--sweep-interval SECONDS]\n");
         return 2;
     }
     pv_server_config_defaults(&sc);
     if (pv_listen_is_loopback(sc.listen) < 0) {
-        fprintf(stderr, "phivault: --listen takes ADDR:PORT with a numeric address\n");
+        (void)fprintf(stderr, "phivault: --listen takes ADDR:PORT with a numeric address\n");
         return 2;
     }
     if (cert_path == NULL && !sc.insecure_http && pv_listen_is_loopback(sc.listen) != 1) {
-        fprintf(stderr,
-                "phivault: refusing plain HTTP on %s, which is not a loopback address: "
-                "give --tls-cert and --tls-key, or --insecure-http behind a TLS proxy\n",
-                sc.listen);
+        (void)fprintf(stderr,
+                      "phivault: refusing plain HTTP on %s, which is not a loopback address: "
+                      "give --tls-cert and --tls-key, or --insecure-http behind a TLS proxy\n",
+                      sc.listen);
         return 2;
     }
     if (cert_path && !pv_http_tls_supported()) {
-        fprintf(stderr, "phivault: this libmicrohttpd was built without TLS\n");
+        (void)fprintf(stderr, "phivault: this libmicrohttpd was built without TLS\n");
         return 1;
     }
     if (cert_path &&
@@ -169,43 +175,44 @@ pv_cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
 
-    pv_buf_init(&errors, 64 * 1024);
+    pv_buf_init(&errors, (size_t)64 * 1024);
     rc = pv_vault_open(&vc, &v, &errors);
     if (rc != 0) {
-        fputs(errors.data ? errors.data : "", stderr);
-        fprintf(stderr, "phivault: cannot open %s (%s)\n", vc.dir, pv_strerror(rc));
+        (void)fputs(errors.data ? errors.data : "", stderr);
+        (void)fprintf(stderr, "phivault: cannot open %s (%s)\n", vc.dir, pv_strerror(rc));
         pv_buf_fini(&errors);
         free_pem(cert);
         free_pem(key);
         return 1;
     }
     pv_buf_fini(&errors);
-    if ((rc = pv_server_start(v, &sc, &srv)) != 0) {
-        fprintf(stderr, "phivault: cannot %s on %s\n",
-                cert ? "serve TLS (check the certificate and its key)" : "listen", sc.listen);
+    if (pv_server_start(v, &sc, &srv) != 0) {
+        (void)fprintf(stderr, "phivault: cannot %s on %s\n",
+                      cert ? "serve TLS (check the certificate and its key)" : "listen", sc.listen);
         pv_vault_close(v);
         free_pem(cert);
         free_pem(key);
         return 1;
     }
     if ((rc = pv_vault_maintenance_start(v, sweep_s)) != 0) {
-        fprintf(stderr, "phivault: cannot start the maintenance thread (%s)\n", pv_strerror(rc));
+        (void)fprintf(stderr, "phivault: cannot start the maintenance thread (%s)\n",
+                      pv_strerror(rc));
         pv_server_stop(srv);
         pv_vault_close(v);
         return 1;
     }
-    snprintf(port, sizeof port, "%u", pv_server_port(srv));
+    (void)snprintf(port, sizeof port, "%u", pv_server_port(srv));
     pv_log(PV_LOG_INFO, "server.listening", "listen", sc.listen, "port", port, "scheme",
-           cert ? "https" : "http", "policy", pv_vault_policy(v)->version, NULL);
+           cert ? "https" : "http", "policy", pv_vault_policy(v)->version, (char *)NULL);
     sigwait(&set, &sig);
-    pv_log(PV_LOG_INFO, "server.stopping", NULL);
+    pv_log(PV_LOG_INFO, "server.stopping", (char *)NULL);
     pv_vault_maintenance_stop(v);
     pv_server_stop(srv);
     pv_vault_close(v);
     free_pem(cert);
     free_pem(key);
-    pv_log(PV_LOG_INFO, "server.stopped", NULL);
+    pv_log(PV_LOG_INFO, "server.stopped", (char *)NULL);
     return 0;
 }

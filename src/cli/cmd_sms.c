@@ -35,8 +35,8 @@ pv_cmd_sms_setup(int argc, char **argv)
             return 2;
     }
     if (dir == NULL || url == NULL || optind != argc) {
-        fprintf(stderr, "usage: phivault sms setup --data DIR --url WEBHOOK_URL  "
-                        "(the auth token on standard input)\n");
+        (void)fprintf(stderr, "usage: phivault sms setup --data DIR --url WEBHOOK_URL  "
+                              "(the auth token on standard input)\n");
         return 2;
     }
     if (env && *env) {
@@ -51,15 +51,16 @@ pv_cmd_sms_setup(int argc, char **argv)
         rc = pv_vault_sms_setup(dir, token, url);
     pv_wipe(token, sizeof token);
     if (rc != 0) {
-        fprintf(stderr,
-                "phivault: cannot write %s/twilio.conf (%s): the auth token is one line without "
-                "spaces, the URL starts with https:// or http://, and DIR must exist\n",
-                dir, pv_strerror(rc));
+        (void)fprintf(
+            stderr,
+            "phivault: cannot write %s/twilio.conf (%s): the auth token is one line without "
+            "spaces, the URL starts with https:// or http://, and DIR must exist\n",
+            dir, pv_strerror(rc));
         return 1;
     }
-    fprintf(stderr,
-            "phivault: SMS webhook configured in %s/twilio.conf; restart the server to "
-            "use it\n",
-            dir);
+    (void)fprintf(stderr,
+                  "phivault: SMS webhook configured in %s/twilio.conf; restart the server to "
+                  "use it\n",
+                  dir);
     return 0;
 }

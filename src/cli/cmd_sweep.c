@@ -12,10 +12,10 @@ pv_cli_vault_open(const char *dir, struct pv_vault **out)
     struct pv_buf errors;
     int rc;
 
-    pv_buf_init(&errors, 64 * 1024);
+    pv_buf_init(&errors, (size_t)64 * 1024);
     if ((rc = pv_vault_open(&cfg, out, &errors)) != 0) {
-        fputs(errors.data ? errors.data : "", stderr);
-        fprintf(stderr, "phivault: cannot open %s (%s)\n", dir, pv_strerror(rc));
+        (void)fputs(errors.data ? errors.data : "", stderr);
+        (void)fprintf(stderr, "phivault: cannot open %s (%s)\n", dir, pv_strerror(rc));
     }
     pv_buf_fini(&errors);
     return rc;
@@ -47,7 +47,7 @@ pv_cmd_sweep(int argc, char **argv)
         dir = optarg;
     }
     if (dir == NULL || optind != argc) {
-        fprintf(stderr, "usage: phivault sweep --data DIR\n");
+        (void)fprintf(stderr, "usage: phivault sweep --data DIR\n");
         return 2;
     }
     if (pv_cli_vault_open(dir, &v) != 0)
@@ -57,10 +57,10 @@ pv_cmd_sweep(int argc, char **argv)
     pv_progress_end(&bar);
     pv_vault_close(v);
     if (rc != 0) {
-        fprintf(stderr,
-                "phivault: the sweep stopped (%s); what it disposed of is recorded in the "
-                "audit log, the rest waits for the next sweep\n",
-                pv_strerror(rc));
+        (void)fprintf(stderr,
+                      "phivault: the sweep stopped (%s); what it disposed of is recorded in the "
+                      "audit log, the rest waits for the next sweep\n",
+                      pv_strerror(rc));
         return 1;
     }
     printf("subjects looked at: %lld\n", (long long)r.subjects);

@@ -14,7 +14,8 @@ static const struct command commands[] = {
     {"init", NULL, pv_cmd_init, "init --data DIR [--policy FILE]"},
     {"serve", NULL, pv_cmd_serve,
      "serve --data DIR [--listen ADDR:PORT] [--threads N] [--session-ttl SECONDS] "
-     "[--log-requests] [--tls-cert FILE --tls-key FILE] [--insecure-http] [--sweep-interval SECONDS]"},
+     "[--log-requests] [--tls-cert FILE --tls-key FILE] [--insecure-http] [--sweep-interval "
+     "SECONDS]"},
     {"policy", "check", pv_cmd_policy_check, "policy check FILE"},
     {"audit", "verify", pv_cmd_audit_verify, "audit verify --data DIR"},
     {"routes", NULL, pv_cmd_routes, "routes"},
@@ -31,9 +32,9 @@ static const struct command commands[] = {
 static int
 usage(void)
 {
-    fprintf(stderr, "usage: phivault COMMAND ...\n");
+    (void)fprintf(stderr, "usage: phivault COMMAND ...\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(stderr, "  phivault %s\n", commands[i].usage);
+        (void)fprintf(stderr, "  phivault %s\n", commands[i].usage);
     return 2;
 }
 
@@ -57,6 +58,6 @@ main(int argc, char **argv)
             return c->run(argc - 2, argv + 2);
         }
     }
-    fprintf(stderr, "phivault: unknown command '%s'\n", argv[1]);
+    (void)fprintf(stderr, "phivault: unknown command '%s'\n", argv[1]);
     return usage();
 }

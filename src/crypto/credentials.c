@@ -100,7 +100,7 @@ pv_apikey_new(char out[PV_APIKEY_LEN + 1])
     unsigned char r[32];
 
     randombytes_buf(r, sizeof r);
-    memcpy(out, "pvk_", 4);
+    memcpy(out, "pvk_", 4); /* NOLINT(bugprone-not-null-terminated-result): base64 follows */
     sodium_bin2base64(out + 4, PV_APIKEY_LEN - 3, r, sizeof r,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(r, sizeof r);

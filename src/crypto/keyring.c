@@ -253,9 +253,10 @@ wrap_ad(unsigned char *ad, size_t cap, const char *owner, uint32_t mv, uint32_t 
 
     if (olen + 16 > cap)
         return 0;
-    memcpy(ad, "pv-dk1", 6);
+    /* Associated data is bytes: a tag, then the owner prefixed by its length, never a string. */
+    memcpy(ad, "pv-dk1", 6); /* NOLINT(bugprone-not-null-terminated-result) */
     ad[6] = (unsigned char)olen;
-    memcpy(ad + 7, owner, olen);
+    memcpy(ad + 7, owner, olen); /* NOLINT(bugprone-not-null-terminated-result) */
     for (int i = 0; i < 4; i++) {
         ad[7 + olen + i] = (unsigned char)(mv >> (24 - 8 * i));
         ad[11 + olen + i] = (unsigned char)(dv >> (24 - 8 * i));

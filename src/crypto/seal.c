@@ -24,7 +24,7 @@ put_part(unsigned char *ad, size_t *pos, const char *s)
     if (n > 255 || *pos + 1 + n > AD_MAX - 4)
         return PV_EINVAL;
     ad[(*pos)++] = (unsigned char)n;
-    memcpy(ad + *pos, s, n);
+    memcpy(ad + *pos, s, n); /* NOLINT(bugprone-not-null-terminated-result): length-prefixed */
     *pos += n;
     return 0;
 }

@@ -95,9 +95,8 @@ pv_signer_create(const char *secret_path, const char *public_path)
     f = fopen(public_path, "wx");
     if (f == NULL)
         return PV_EIO;
-    fprintf(f, "%s\n", hex);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        fclose(f);
+    if (fprintf(f, "%s\n", hex) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        (void)fclose(f);
         return PV_EIO;
     }
     return fclose(f) == 0 ? 0 : PV_EIO;
@@ -154,10 +153,10 @@ pv_sig_load_public(const char *path, unsigned char pk[PV_SIGN_PK_BYTES])
     if (f == NULL)
         return errno == ENOENT ? PV_ENOTFOUND : PV_EIO;
     if (fgets(line, sizeof line, f) == NULL) {
-        fclose(f);
+        (void)fclose(f);
         return PV_EINVAL;
     }
-    fclose(f);
+    (void)fclose(f);
     n = strcspn(line, "\r\n");
     line[n] = '\0';
     return pv_unhex(line, pk, PV_SIGN_PK_BYTES);

@@ -121,7 +121,7 @@ html_page(struct pv_resp *out, const char *title, const char *org, const char *w
     struct pv_buf b;
     int rc;
 
-    pv_buf_init(&b, 16 * 1024);
+    pv_buf_init(&b, (size_t)16 * 1024);
     rc = pv_buf_puts(&b, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
                          "<meta name=\"viewport\" content=\"width=device-width\"><title>");
     if (rc == 0)
@@ -168,7 +168,7 @@ pv_h_unsubscribe_page(struct pv_req *r, struct pv_resp *out)
     }
     what = json_string_value(json_object_get(j, "description"));
     /* The token is base64url (checked by the vault): safe in an attribute as it is. */
-    snprintf(action, sizeof action, "/v1/unsubscribe/%s", r->params[0]);
+    (void)snprintf(action, sizeof action, "/v1/unsubscribe/%s", r->params[0]);
     rc = html_page(out, "Unsubscribe", json_string_value(json_object_get(j, "organization")),
                    what ? what : json_string_value(json_object_get(j, "kind")), action);
     json_decref(j);
@@ -203,7 +203,7 @@ pv_h_sms_inbound(struct pv_req *r, struct pv_resp *out)
     struct pv_buf b;
     int rc;
 
-    pv_buf_init(&b, 8 * 1024);
+    pv_buf_init(&b, (size_t)8 * 1024);
     rc = pv_vault_sms_inbound(r->v, &r->form, sig, &b);
     if (rc == PV_EDENIED)
         r->call.reason = "bad-signature";

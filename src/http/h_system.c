@@ -30,7 +30,7 @@ retention_json(const struct pv_retention *r)
 
     if (r->unit == PV_RET_ACCOUNT || r->unit == PV_RET_FOREVER)
         return json_string(units[r->unit]);
-    snprintf(buf, sizeof buf, "%d%s", r->n, units[r->unit]);
+    (void)snprintf(buf, sizeof buf, "%d%s", r->n, units[r->unit]);
     return json_string(buf);
 }
 
@@ -107,7 +107,7 @@ policy_json(const struct pv_policy *p)
     }
     for (int i = 0; i < p->nrights; i++) {
         char d[16];
-        snprintf(d, sizeof d, "%dd", p->rights[i].days);
+        (void)snprintf(d, sizeof d, "%dd", p->rights[i].days);
         json_object_set_new(rights, p->rights[i].name, json_string(d));
     }
     j = json_pack("{s:s, s:s, s:{s:s, s:s, s:s?, s:s?, s:s?, s:o}, s:i, s:o, s:o, s:o, s:o, s:o,"

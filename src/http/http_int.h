@@ -56,7 +56,7 @@ struct pv_req {
     struct pv_actor actor;
     struct pv_call call;
     int64_t t0;
-    char client[64]; /* the client's address (an IPv6 one by its /64), for login throttling */
+    char client[64];     /* the client's address (an IPv6 one by its /64), for login throttling */
     struct pv_form form; /* the parsed body of a PV_BODY_FORM route */
     int gpc_honored;     /* Sec-GPC: 1 was recorded as an opt-out of sale and sharing */
 };

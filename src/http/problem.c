@@ -83,7 +83,7 @@ pv_problem(int err, const struct pv_call *call, int *status)
     char type[96];
     json_t *j;
 
-    snprintf(type, sizeof type, "/problems/%s", p->slug);
+    (void)snprintf(type, sizeof type, "/problems/%s", p->slug);
     j = json_pack("{s:s, s:s, s:i}", "type", type, "title", p->title, "status", p->status);
     if (j && call) {
         if (call->detail)

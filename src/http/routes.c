@@ -3,7 +3,7 @@
 
 #include "http/http_int.h"
 
-#define KB 1024
+#define KB ((size_t)1024)
 
 const struct pv_route pv_routes[] = {
     {"GET", "/healthz", pv_h_healthz, PV_AUTH_NONE, 0, NULL},

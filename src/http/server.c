@@ -6,25 +6,60 @@
  * unknown route, wrong method, wrong content type, a declared length over
  * the route's limit), then with each piece of the body (kept up to the
  * limit), then once more when the body is complete (we dispatch).
+ *
+ * Dispatch runs the authentication and the handler in a fiber of their own
+ * (base/fiber.h). When the handler waits for its audit entry to become
+ * durable the fiber parks: we suspend the connection and the pool thread
+ * goes on with other connections; the audit committer wakes the fiber by
+ * resuming the connection, MHD calls access() once more and we run the
+ * fiber on to its answer. So a few pool threads keep every connection's
+ * request in flight, and all of them share the next fsync. If no fiber can
+ * be had (no memory for a stack) or the server is stopping, the handler runs
+ * on the pool thread itself and blocks it while it waits.
  */
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "base/fiber.h"
 #include "http/http_int.h"
+#include "http/parse.h"
 
-#define DISCARD_MAX (16u * 1024 * 1024) /* body bytes read past a limit before hanging up */
+/*
+ * Each connection's memory pool: headers and the piece of body being read.
+ * libmicrohttpd zeroes the pool for every request, so it is kept at the
+ * library's default: ample for any header block (bodies stream through our
+ * own buffers, piece by piece).
+ */
+#define POOL_BYTES ((size_t)32 * 1024)
+#define DISCARD_MAX                                                                                \
+    ((size_t)16 * 1024 * 1024) /* body bytes read past a limit before hanging up                   \
+                                */
 
 struct pv_server {
     struct MHD_Daemon *mhd;
     struct pv_vault *v;
     int log_requests;
     unsigned port;
+    pthread_mutex_t live_mu; /* guards live and stopping; live_cv tells when live falls to 0 */
+    pthread_cond_t live_cv;
+    int live;     /* fibers not yet finished */
+    int stopping; /* no new fibers: requests run on their pool thread */
+};
+
+/* A request and the fiber its handler runs in (the request first: MHD holds a pointer to it). */
+struct conn_req {
+    struct pv_req r;
+    struct pv_fiber *fiber;
+    struct pv_resp resp; /* the handler's answer */
+    int rc;              /* and its result */
 };
 
 void
@@ -33,7 +68,7 @@ pv_server_config_defaults(struct pv_server_config *cfg)
     if (cfg->listen == NULL)
         cfg->listen = "127.0.0.1:8700";
     if (cfg->threads == 0)
-        cfg->threads = 32;
+        cfg->threads = 4; /* requests park instead of blocking: a few threads serve them all */
     if (cfg->conn_limit == 0)
         cfg->conn_limit = 1024;
     if (cfg->per_ip_limit == 0)
@@ -96,7 +131,7 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
     if (resp->status == 401)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (resp->status == 429 && r->call.retry_after > 0) {
-        snprintf(st, sizeof st, "%d", r->call.retry_after);
+        (void)snprintf(st, sizeof st, "%d", r->call.retry_after);
         MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, st);
     }
     if (r->gpc_honored)
@@ -104,10 +139,10 @@ send_answer(struct pv_server *srv, struct pv_req *r, struct pv_resp *resp)
     ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     if (srv->log_requests) {
-        snprintf(ms, sizeof ms, "%lld", (long long)(pv_mono_ms() - r->t0));
-        snprintf(st, sizeof st, "%d", resp->status);
+        (void)snprintf(ms, sizeof ms, "%lld", (long long)(pv_mono_ms() - r->t0));
+        (void)snprintf(st, sizeof st, "%d", resp->status);
         pv_log(PV_LOG_INFO, "http.request", "method", r->route ? r->route->method : "-", "route",
-               r->route ? r->route->pattern : "-", "status", st, "ms", ms, NULL);
+               r->route ? r->route->pattern : "-", "status", st, "ms", ms, (char *)NULL);
     }
     return ret;
 }
@@ -159,8 +194,6 @@ check_headers(struct pv_req *r, const char *method, const char *url)
 static int
 parse_body(struct pv_req *r)
 {
-    json_error_t jerr;
-
     if (r->route->max_body == 0 || pv_route_body(r->route) == PV_BODY_ANY)
         return 0;
     if (pv_route_body(r->route) == PV_BODY_FORM) {
@@ -170,21 +203,7 @@ parse_body(struct pv_req *r)
         }
         return 0;
     }
-    if (r->body.len == 0) {
-        r->call.detail = "this route needs a JSON object as its body";
-        return PV_EINVAL;
-    }
-    /* jerr quotes the input: it is never logged nor returned. */
-    r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (r->json == NULL) {
-        r->call.detail = "the body is not well-formed JSON";
-        return PV_EJSON;
-    }
-    if (!json_is_object(r->json)) {
-        r->call.detail = "the body must be a JSON object";
-        return PV_EINVAL;
-    }
-    return 0;
+    return pv_http_json_body(r->body.data, r->body.len, &r->json, &r->call.detail);
 }
 
 /* The routes a session that must still enroll a second factor may use. */
@@ -235,35 +254,101 @@ honor_gpc(struct pv_req *r)
     return pv_vault_gpc(r->v, &r->call, &r->gpc_honored);
 }
 
-static enum MHD_Result
-dispatch(struct pv_server *srv, struct pv_req *r)
+/* Authenticate and run the handler: the part of a request that may wait for the audit log. */
+static void
+run_handler(void *arg)
 {
-    struct pv_resp resp = {200, NULL, NULL, NULL};
-    int rc;
+    struct conn_req *cr = arg;
+    struct pv_req *r = &cr->r;
 
-    if (r->discarded)
-        return send_problem(srv, r, PV_ETOOBIG);
-    rc = parse_body(r);
-    if (rc == 0)
-        rc = authenticate(r);
-    if (rc == 0)
-        rc = honor_gpc(r);
-    if (rc == 0)
-        rc = r->route->handler(r, &resp);
+    cr->rc = authenticate(r);
+    if (cr->rc == 0)
+        cr->rc = honor_gpc(r);
+    if (cr->rc == 0)
+        cr->rc = r->route->handler(r, &cr->resp);
+}
+
+/* Send the handler's answer, or the problem its error maps to. */
+static enum MHD_Result
+answer(struct pv_server *srv, struct conn_req *cr)
+{
+    struct pv_req *r = &cr->r;
+    int rc = cr->rc;
+
     if (rc != 0) {
-        json_decref(resp.body);
-        free(resp.text);
+        json_decref(cr->resp.body);
+        free(cr->resp.text);
+        cr->resp.body = NULL;
+        cr->resp.text = NULL;
         if (rc > 0)
             rc = PV_ESTORE;
         if (pv_problem_status(rc) >= 500) {
             char code[16];
-            snprintf(code, sizeof code, "%d", rc);
+            (void)snprintf(code, sizeof code, "%d", rc);
             pv_log(PV_LOG_ERROR, "http.error", "route", r->route->pattern, "error", pv_strerror(rc),
-                   "code", code, NULL);
+                   "code", code, (char *)NULL);
         }
         return send_problem(srv, r, rc);
     }
-    return send_answer(srv, r, &resp);
+    return send_answer(srv, r, &cr->resp);
+}
+
+/* The audit committer's wake-up for a parked request: MHD will call access() again. */
+static void
+resume(void *arg)
+{
+    MHD_resume_connection(arg);
+}
+
+static void
+fiber_finished(struct pv_server *srv, struct conn_req *cr)
+{
+    pv_fiber_free(cr->fiber);
+    cr->fiber = NULL;
+    pthread_mutex_lock(&srv->live_mu);
+    if (--srv->live == 0)
+        pthread_cond_broadcast(&srv->live_cv);
+    pthread_mutex_unlock(&srv->live_mu);
+}
+
+/* Run (or go on running) the request's fiber; answer once it has finished. */
+static enum MHD_Result
+step_fiber(struct pv_server *srv, struct conn_req *cr)
+{
+    if (!pv_fiber_run(cr->fiber)) {
+        /* Parked: be ready to be resumed before the wait is handed over. */
+        MHD_suspend_connection(cr->r.conn);
+        pv_fiber_parked(cr->fiber);
+        return MHD_YES;
+    }
+    fiber_finished(srv, cr);
+    return answer(srv, cr);
+}
+
+static enum MHD_Result
+dispatch(struct pv_server *srv, struct conn_req *cr)
+{
+    struct pv_req *r = &cr->r;
+
+    if (r->discarded)
+        return send_problem(srv, r, PV_ETOOBIG);
+    cr->resp.status = 200;
+    /* Parsed here, on the pool thread's own stack: jansson recurses as deep as the input. */
+    if ((cr->rc = parse_body(r)) != 0)
+        return answer(srv, cr);
+    /* What other processes committed (a command-line sweep) holds from this request on. */
+    if ((cr->rc = pv_store_cache_sync(pv_vault_store(srv->v))) != 0)
+        return answer(srv, cr);
+    pthread_mutex_lock(&srv->live_mu);
+    if (!srv->stopping && pv_fiber_new(run_handler, cr, &cr->fiber) == 0)
+        srv->live++;
+    pthread_mutex_unlock(&srv->live_mu);
+    if (cr->fiber) {
+        pv_fiber_set_waker(cr->fiber, resume, r->conn);
+        return step_fiber(srv, cr);
+    }
+    run_handler(cr);
+    return answer(srv, cr);
 }
 
 /* The client's address as text; an IPv6 address by its /64, which one host usually holds. */
@@ -296,17 +381,21 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     struct pv_server *srv = cls;
-    struct pv_req *r = *con_cls;
+    struct conn_req *cr = *con_cls;
+    struct pv_req *r = cr ? &cr->r : NULL;
     int rc;
 
+    if (cr != NULL && cr->fiber != NULL)
+        return step_fiber(srv, cr); /* resumed: the audit entry is durable */
     if (r == NULL) {
-        if ((r = calloc(1, sizeof *r)) == NULL)
+        if ((cr = calloc(1, sizeof *cr)) == NULL)
             return MHD_NO;
+        r = &cr->r;
         r->v = srv->v;
         r->conn = conn;
         r->t0 = pv_mono_ms();
         client_address(conn, r->client, sizeof r->client);
-        *con_cls = r;
+        *con_cls = cr;
         if ((rc = check_headers(r, method, url)) != 0) {
             r->early = 1;
             if (rc == PV_ENOROUTE || rc == PV_EMETHOD)
@@ -328,23 +417,30 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return dispatch(srv, r);
+    return dispatch(srv, cr);
 }
 
 static void
 completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
-    struct pv_req *r = *con_cls;
+    struct conn_req *cr = *con_cls;
+    struct pv_req *r;
 
-    if (r == NULL)
+    if (cr == NULL)
         return;
+    r = &cr->r;
+    /* A fiber is never parked here: a suspended connection is not closed until resumed. */
+    if (cr->fiber)
+        fiber_finished(cls, cr);
+    json_decref(cr->resp.body);
+    free(cr->resp.text);
     json_decref(r->json);
     pv_form_fini(&r->form);
     if (r->body.data)
         pv_wipe(r->body.data, r->body.len);
     pv_buf_fini(&r->body);
-    free(r);
+    free(cr);
     *con_cls = NULL;
 }
 
@@ -358,7 +454,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     pv_strlcpy(msg, fmt, sizeof msg);
     n = strcspn(msg, "\n");
     msg[n] = '\0';
-    pv_log(PV_LOG_WARN, "http.mhd", "message", msg, NULL);
+    pv_log(PV_LOG_WARN, "http.mhd", "message", msg, (char *)NULL);
 }
 
 static int
@@ -451,7 +547,10 @@ pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in, struc
         return PV_ENOMEM;
     s->v = v;
     s->log_requests = cfg.log_requests;
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    pthread_mutex_init(&s->live_mu, NULL);
+    pthread_cond_init(&s->live_cv, NULL);
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (cfg.tls_cert) {
@@ -467,9 +566,11 @@ pv_server_start(struct pv_vault *v, const struct pv_server_config *cfg_in, struc
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+        POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (s->mhd == NULL) {
+        pthread_mutex_destroy(&s->live_mu);
+        pthread_cond_destroy(&s->live_cv);
         free(s);
         return PV_EIO;
     }
@@ -488,8 +589,25 @@ pv_server_port(const struct pv_server *s)
 void
 pv_server_stop(struct pv_server *s)
 {
+    MHD_socket listen_fd;
+
     if (s == NULL)
         return;
+    /*
+     * Stop taking connections, start no more fibers, and let the parked
+     * ones finish (the committer still runs, so each will be resumed):
+     * MHD must not stop with a connection suspended.
+     */
+    listen_fd = MHD_quiesce_daemon(s->mhd);
+    pthread_mutex_lock(&s->live_mu);
+    s->stopping = 1;
+    while (s->live > 0)
+        pthread_cond_wait(&s->live_cv, &s->live_mu);
+    pthread_mutex_unlock(&s->live_mu);
     MHD_stop_daemon(s->mhd);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    pthread_mutex_destroy(&s->live_mu);
+    pthread_cond_destroy(&s->live_cv);
     free(s);
 }

@@ -19,7 +19,7 @@
 #include "policy/policy_int.h"
 
 #define MAX_ERRORS 100
-#define MAX_POLICY_BYTES (1024 * 1024)
+#define MAX_POLICY_BYTES ((size_t)1024 * 1024)
 
 typedef yaml_node_t node_t;
 
@@ -42,15 +42,23 @@ static void
 err(struct ctx *c, const node_t *n, const char *fmt, ...)
 {
     va_list ap;
-    size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
+    size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1, start;
 
     c->nerrors++;
     if (c->errors == NULL || c->nerrors > MAX_ERRORS)
         return;
     pv_buf_printf(c->errors, "%s:%zu:%zu: ", c->name, line, col);
+    start = c->errors->len;
     va_start(ap, fmt);
     pv_buf_vprintf(c->errors, fmt, ap);
     va_end(ap);
+    /*
+     * Messages quote the file's own text (an unknown key): a control character in it
+     * (a CR, a newline in a quoted key) must not break one problem per line.
+     */
+    for (size_t i = start; c->errors->data && i < c->errors->len; i++)
+        if ((unsigned char)c->errors->data[i] < 0x20 || c->errors->data[i] == 0x7f)
+            c->errors->data[i] = '?';
     pv_buf_puts(c->errors, "\n");
 }
 
@@ -562,7 +570,7 @@ load_categories(struct ctx *c, const node_t *m)
 
         if (key == NULL || pv_policy_category(p, key) >= 0)
             continue;
-        snprintf(what, sizeof what, "category %s", key);
+        (void)snprintf(what, sizeof what, "category %s", key);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, keys, what);
@@ -610,7 +618,7 @@ load_collections(struct ctx *c, const node_t *m)
 
         if (name == NULL || pv_policy_collection(p, name) >= 0)
             continue;
-        snprintf(what, sizeof what, "collection %s", name);
+        (void)snprintf(what, sizeof what, "collection %s", name);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, NULL, what);
@@ -662,7 +670,7 @@ load_role_map(struct ctx *c, struct pv_role *r, const node_t *vn)
     char what[128];
     node_t *v;
 
-    snprintf(what, sizeof what, "role %s", r->name);
+    (void)snprintf(what, sizeof what, "role %s", r->name);
     if (!want_map(c, vn, what))
         return;
     check_keys(c, vn, keys, what);
@@ -766,7 +774,7 @@ load_consent_kind(struct ctx *c, struct pv_consent_kind *k, int i, const node_t 
     char what[128];
     node_t *v, *dv;
 
-    snprintf(what, sizeof what, "consent %s", k->name);
+    (void)snprintf(what, sizeof what, "consent %s", k->name);
     if (!want_map(c, vn, what))
         return;
     check_keys(c, vn, keys, what);
@@ -1028,7 +1036,7 @@ load_purposes(struct ctx *c, const node_t *m)
 
         if (key == NULL || pv_policy_purpose(p, key) >= 0)
             continue;
-        snprintf(what, sizeof what, "purpose %s", key);
+        (void)snprintf(what, sizeof what, "purpose %s", key);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, keys, what);
@@ -1098,7 +1106,7 @@ load_recipients(struct ctx *c, const node_t *m)
 
         if (key == NULL)
             continue;
-        snprintf(what, sizeof what, "recipient %s", key);
+        (void)snprintf(what, sizeof what, "recipient %s", key);
         if (!want_map(c, vn, what))
             continue;
         check_keys(c, vn, keys, what);
@@ -1168,7 +1176,7 @@ load_rights(struct ctx *c, const node_t *m)
         if (name == NULL)
             continue;
         if (vn->type == YAML_MAPPING_NODE) {
-            snprintf(what, sizeof what, "right %s", name);
+            (void)snprintf(what, sizeof what, "right %s", name);
             check_keys(c, vn, keys, what);
             if ((dn = need(c, vn, "deadline", what)) == NULL)
                 continue;
@@ -1370,11 +1378,11 @@ load_communications(struct ctx *c, const node_t *m)
 
 #define DEFAULT_ADULT_AGE 18
 #define DEFAULT_CONSENT_AGE 13 /* COPPA: younger children need verified parental consent */
-#define DEFAULT_SESSION_S (8 * 3600)
+#define DEFAULT_SESSION_S (INT64_C(8) * 3600)
 #define DEFAULT_USER_FAILURES 5
 #define DEFAULT_ADDRESS_FAILURES 20
-#define DEFAULT_FAILURE_WINDOW_S (15 * 60)
-#define MAX_SPAN_S (7 * 86400)
+#define DEFAULT_FAILURE_WINDOW_S (INT64_C(15) * 60)
+#define MAX_SPAN_S (INT64_C(7) * 86400)
 
 /* The rules a policy gets when it says nothing: no minors features, no break-glass. */
 static void
@@ -1716,7 +1724,7 @@ pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy
     c.name = name;
     c.errors = errors;
     if (len > MAX_POLICY_BYTES) {
-        err(&c, NULL, "expected a policy of at most %d bytes", MAX_POLICY_BYTES);
+        err(&c, NULL, "expected a policy of at most %zu bytes", MAX_POLICY_BYTES);
         return PV_EPOLICY;
     }
     if ((c.a = pv_arena_new()) == NULL)
@@ -1785,9 +1793,9 @@ pv_policy_load(const char *path, struct pv_policy **out, struct pv_buf *errors)
         rc = pv_buf_append(&text, chunk, n);
     if (rc == 0 && ferror(f))
         rc = PV_EIO;
-    fclose(f);
+    (void)fclose(f);
     if (rc == PV_ETOOBIG && errors)
-        pv_buf_printf(errors, "%s:1:1: expected a policy of at most %d bytes\n", path,
+        pv_buf_printf(errors, "%s:1:1: expected a policy of at most %zu bytes\n", path,
                       MAX_POLICY_BYTES);
     if (rc == 0)
         rc = pv_policy_parse(path, text.data ? text.data : "", text.len, out, errors);

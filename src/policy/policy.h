@@ -168,7 +168,8 @@ struct pv_consent_kind {
     const char *description; /* may be NULL */
 };
 
-struct pv_policy {
+/* Fields follow the sections of the file; one policy per process, so padding is no concern. */
+struct pv_policy { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     int format;
     char version[PV_POLICY_VERSION_LEN + 1];
     char effective[11]; /* YYYY-MM-DD */
@@ -362,14 +363,14 @@ struct pv_facts {
     int guardian_age;      /* enroll: that guardian's age in whole years */
     int parental_consent;  /* enroll, birth-date change: verified parental consent is held */
     int birth_date_change; /* update: the birth date changes; age is the new age */
-    int channel;                /* contact: enum pv_channel */
-    unsigned channels_allowed;  /* contact: channels their confidential-communications choice
-                                   leaves (bit c); 0: they made none */
-    int has_address;            /* contact: something on file reaches them on the channel */
-    int number_opted_out;       /* contact by SMS: the number texted STOP */
-    int recipient;              /* disclose: recipient index, -1 if none or unknown */
+    int channel;           /* contact: enum pv_channel */
+    unsigned channels_allowed;   /* contact: channels their confidential-communications choice
+                                    leaves (bit c); 0: they made none */
+    int has_address;             /* contact: something on file reaches them on the channel */
+    int number_opted_out;        /* contact by SMS: the number texted STOP */
+    int recipient;               /* disclose: recipient index, -1 if none or unknown */
     uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
-    int held;                   /* delete: the subject is under an active legal hold */
+    int held;                    /* delete: the subject is under an active legal hold */
     /* delete: fields of the collection that hold a value (in the record, or in any record of
        the collection for a delete of them all) whose retention has not ended, computed as the
        retention sweep computes it; the decision refuses the delete while one of them is of a

@@ -78,7 +78,7 @@ pv_retention_format(const struct pv_retention *r, char out[16])
     static const char *const units[] = {"account", "forever", "d", "mo", "y"};
 
     if (r->unit == PV_RET_ACCOUNT || r->unit == PV_RET_FOREVER)
-        snprintf(out, 16, "%s", units[r->unit]);
+        (void)snprintf(out, 16, "%s", units[r->unit]);
     else
-        snprintf(out, 16, "%d%s", r->n, units[r->unit]);
+        (void)snprintf(out, 16, "%d%s", r->n, units[r->unit]);
 }

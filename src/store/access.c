@@ -86,9 +86,9 @@ pv_store_guardian_get(struct pv_conn *c, const char *subject_id, const char *use
     PREP(c, &q_guardian_get, st);
     pv_stmt_text(st, 1, subject_id);
     pv_stmt_text(st, 2, user_id);
+    memset(&g, 0, sizeof g);
     rc = pv_stmt_step(st);
     if (rc == PV_ROW) {
-        memset(&g, 0, sizeof g);
         rc = pv_strlcpy(g.subject_id, subject_id, sizeof g.subject_id) ||
                      pv_strlcpy(g.user_id, user_id, sizeof g.user_id) ||
                      pv_col_copy(st, 0, g.relationship, sizeof g.relationship) ||

@@ -236,6 +236,7 @@ pv_store_head_get(struct pv_conn *c, struct pv_checkpoint *out)
     int rc;
 
     PREP(c, &q_head_get, st);
+    memset(&k, 0, sizeof k);
     rc = pv_stmt_step(st);
     if (rc == PV_ROW)
         rc = row_to_checkpoint(st, &k);

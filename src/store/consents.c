@@ -198,9 +198,9 @@ pv_store_contact_prefs_get(struct pv_conn *c, const char *subject_id, struct pv_
 
     PREP(c, &q_prefs_get, st);
     pv_stmt_text(st, 1, subject_id);
+    memset(&p, 0, sizeof p);
     rc = pv_stmt_step(st);
     if (rc == PV_ROW) {
-        memset(&p, 0, sizeof p);
         rc = pv_strlcpy(p.subject_id, subject_id, sizeof p.subject_id) == 0 ? 0 : PV_EINVAL;
         p.channels = (unsigned)pv_col_int(st, 0);
         if (rc == 0 && !pv_col_is_null(st, 1)) {

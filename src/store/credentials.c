@@ -137,9 +137,9 @@ pv_store_totp_get(struct pv_conn *c, const char *user_id, struct pv_totp *out)
 
     PREP(c, &q_totp_get, st);
     pv_stmt_text(st, 1, user_id);
+    memset(&t, 0, sizeof t);
     rc = pv_stmt_step(st);
     if (rc == PV_ROW) {
-        memset(&t, 0, sizeof t);
         b = pv_col_blob(st, 0, &n);
         rc = n <= sizeof t.sealed ? pv_strlcpy(t.user_id, user_id, sizeof t.user_id) : PV_ESTORE;
         if (rc == 0) {

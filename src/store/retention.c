@@ -366,6 +366,7 @@ pv_store_hold_get(struct pv_conn *c, const char *subject_id, const char *id, str
     PREP(c, &q_hold_get, st);
     pv_stmt_text(st, 1, subject_id);
     pv_stmt_text(st, 2, id);
+    memset(&h, 0, sizeof h);
     rc = pv_stmt_step(st);
     if (rc == PV_ROW)
         rc = row_to_hold(st, &h);

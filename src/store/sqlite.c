@@ -12,6 +12,22 @@
  * secure_delete so freed pages are zeroed. Writes use BEGIN IMMEDIATE.
  * Readers are query_only. Every connection keeps its prepared statements in
  * a table indexed by the statement's slot.
+ *
+ * Row caches (cache.c): readers share the store's caches. A writer learns,
+ * when it prepares a statement, which cached tables the statement writes
+ * (SQLite's authorizer names every table a statement touches, triggers
+ * included); stepping such a statement marks the transaction, and when the
+ * transaction ends the kinds it wrote are dropped from the caches. Writes by
+ * any other connection, in this process or another, move the database's
+ * cache epoch (triggers on the cached tables), which pv_store_cache_sync()
+ * reads at the start of each request.
+ *
+ * Checkpoints: a writer does not copy the WAL back into the database in its
+ * own commits (SQLite's automatic checkpoint would, every 1000 pages, in
+ * whichever commit crossed the line: a pause for every request of that
+ * batch). Its WAL hook instead wakes the store's checkpoint thread, which
+ * runs PASSIVE checkpoints on a connection of its own while the writer and
+ * the readers go on.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,9 +40,13 @@
 
 struct sq_store;
 
+struct sq_conn;
+
 struct sq_stmt {
     struct pv_stmt base;
     sqlite3_stmt *st;
+    struct sq_conn *conn;
+    unsigned kinds; /* cache kinds whose tables the statement writes */
 };
 
 struct sq_conn {
@@ -34,9 +54,13 @@ struct sq_conn {
     struct sq_store *store;
     sqlite3 *db;
     int writer;
+    unsigned preparing; /* cache kinds written by what is being prepared */
+    unsigned dirty;     /* cache kinds the open transaction wrote */
     struct sq_stmt stmts[PV_SQL_SLOTS];
     struct sq_conn *next, *prev; /* the store's list of open connections */
 };
+
+#define CHECKPOINT_FRAMES 2000 /* WAL frames (8 MiB) that wake the checkpoint thread */
 
 struct sq_store {
     struct pv_store base;
@@ -45,7 +69,20 @@ struct sq_store {
     pthread_key_t tls; /* this thread's reader connection */
     pthread_mutex_t mu;
     struct sq_conn *conns;
+    struct pv_cache *cache;
+    /* the checkpoint thread; ckpt_mu guards the flags below */
+    pthread_t ckpt_thread;
+    int ckpt_started;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int ckpt_wanted, ckpt_stop;
 };
+
+#define EPOCH_TRIGGER(t, op, when)                                                                 \
+    "CREATE TRIGGER IF NOT EXISTS " t "_epoch_" op " AFTER " when " ON " t                         \
+    " BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;"
+#define EPOCH_TRIGGERS(t)                                                                          \
+    EPOCH_TRIGGER(t, "i", "INSERT") EPOCH_TRIGGER(t, "u", "UPDATE") EPOCH_TRIGGER(t, "d", "DELETE")
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -180,9 +217,17 @@ static const char schema[] =
     " purpose TEXT NOT NULL, tpo INTEGER NOT NULL, collection TEXT NOT NULL,"
     " records TEXT NOT NULL, categories TEXT NOT NULL, consents TEXT NOT NULL,"
     " statements TEXT NOT NULL, description BLOB, actor TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS disclosures_by_subject ON disclosures(subject_id, ts, id);";
+    "CREATE INDEX IF NOT EXISTS disclosures_by_subject ON disclosures(subject_id, ts, id);"
+    /* The row caches' epoch (store/cache.c): every change to a cached table, by any writer in
+       any process, moves it in the same transaction. */
+    "CREATE TABLE IF NOT EXISTS cache_epoch(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " n INTEGER NOT NULL);"
+    "INSERT INTO cache_epoch(id, n) VALUES(1, 0) ON CONFLICT(id) DO NOTHING;" EPOCH_TRIGGERS(
+        "sessions") EPOCH_TRIGGERS("session_seen") EPOCH_TRIGGERS("users")
+        EPOCH_TRIGGERS("assignments") EPOCH_TRIGGERS("subjects");
 
 static const struct pv_store_ops *ops(void);
+static void txn_ended(struct sq_conn *q);
 
 /* Map an SQLite result code to pv_err, logging the code (never data). */
 static int
@@ -204,9 +249,9 @@ map_rc(sqlite3 *db, int rc, const char *what)
     case SQLITE_NOMEM:
         return PV_ENOMEM;
     default:
-        snprintf(code, sizeof code, "%d", sqlite3_extended_errcode(db));
+        (void)snprintf(code, sizeof code, "%d", sqlite3_extended_errcode(db));
         pv_log(PV_LOG_ERROR, "store.sqlite", "op", what, "code", code, "error", sqlite3_errstr(rc),
-               NULL);
+               (char *)NULL);
         return PV_ESTORE;
     }
 }
@@ -215,8 +260,35 @@ static int
 exec(struct pv_conn *c, const char *sql)
 {
     struct sq_conn *q = (struct sq_conn *)c;
+    int rc;
 
-    return map_rc(q->db, sqlite3_exec(q->db, sql, NULL, NULL, NULL), "exec");
+    q->preparing = 0;
+    rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
+    q->dirty |= q->preparing;
+    if (sqlite3_get_autocommit(q->db))
+        txn_ended(q); /* a statement outside BEGIN commits on its own */
+    return map_rc(q->db, rc, "exec");
+}
+
+/* Writers: note which cached tables the statement being prepared writes. */
+static int
+authorizer(void *arg, int action, const char *a1, const char *a2, const char *db,
+           const char *trigger)
+{
+    struct sq_conn *q = arg;
+
+    if (action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE)
+        q->preparing |= pv_cache_kinds_of_table(a1);
+    return SQLITE_OK;
+}
+
+/* A transaction on a writer ended: what it wrote is no longer what readers cached. */
+static void
+txn_ended(struct sq_conn *q)
+{
+    if (q->dirty && q->store->cache)
+        pv_cache_bump(q->store->cache, q->dirty);
+    q->dirty = 0;
 }
 
 static void
@@ -242,6 +314,25 @@ conn_close(struct pv_conn *c)
     free(q);
 }
 
+/* A writer's commit left frames in the WAL: past the mark, wake the checkpoint thread. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct sq_store *s = arg;
+
+    if (!s->ckpt_started) {
+        /* No thread (yet, or it could not start): checkpoint here, as SQLite itself would. */
+        if (frames >= 1000)
+            (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (frames >= CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_wanted = 1;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
 static int
 conn_setup(struct sq_conn *q)
 {
@@ -257,10 +348,16 @@ conn_setup(struct sq_conn *q)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return map_rc(q->db, rc, "attach");
-    if (q->writer)
-        return exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
-                              "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
-                              "PRAGMA foreign_keys=OFF;");
+    if (q->writer) {
+        sqlite3_set_authorizer(q->db, authorizer, q);
+        /* Replaces SQLite's automatic checkpoint (see the top of this file). */
+        sqlite3_wal_hook(q->db, wal_hook, q->store);
+        rc = exec(&q->base, "PRAGMA synchronous=FULL; PRAGMA keys.synchronous=FULL;"
+                            "PRAGMA secure_delete=ON; PRAGMA keys.secure_delete=ON;"
+                            "PRAGMA foreign_keys=OFF;");
+        return rc;
+    }
+    q->base.cache = q->store->cache;
     return exec(&q->base, "PRAGMA query_only=1;");
 }
 
@@ -276,8 +373,10 @@ conn_open(struct pv_store *store, int writer, struct pv_conn **out)
     q->base.ops = ops();
     q->store = s;
     q->writer = writer;
-    for (int i = 0; i < PV_SQL_SLOTS; i++)
+    for (int i = 0; i < PV_SQL_SLOTS; i++) {
         q->stmts[i].base.ops = ops();
+        q->stmts[i].conn = q;
+    }
     rc = sqlite3_open_v2(s->db_path, &q->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -306,6 +405,38 @@ tls_destroy(void *p)
     conn_close(p);
 }
 
+/* The checkpoint thread: a PASSIVE checkpoint of every database each time it is woken. */
+static void *
+checkpointer(void *arg)
+{
+    struct sq_store *s = arg;
+    struct pv_conn *c = NULL;
+    int rc;
+
+    if (conn_open(&s->base, 1, &c) != 0)
+        pv_log(PV_LOG_ERROR, "store.checkpointer", "error", "cannot open a connection",
+               (char *)NULL);
+    pthread_mutex_lock(&s->ckpt_mu);
+    for (;;) {
+        while (!s->ckpt_wanted && !s->ckpt_stop)
+            pthread_cond_wait(&s->ckpt_cv, &s->ckpt_mu);
+        if (s->ckpt_stop)
+            break;
+        s->ckpt_wanted = 0;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        if (c != NULL) {
+            rc = sqlite3_wal_checkpoint_v2(((struct sq_conn *)c)->db, NULL,
+                                           SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+                map_rc(((struct sq_conn *)c)->db, rc, "checkpoint");
+        }
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    conn_close(c);
+    return NULL;
+}
+
 static void
 store_close(struct pv_store *store)
 {
@@ -313,10 +444,20 @@ store_close(struct pv_store *store)
 
     if (s == NULL)
         return;
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_stop = 1;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+        pthread_join(s->ckpt_thread, NULL);
+    }
+    pthread_mutex_destroy(&s->ckpt_mu);
+    pthread_cond_destroy(&s->ckpt_cv);
     pthread_key_delete(s->tls);
     while (s->conns)
         conn_close(&s->conns->base);
     pthread_mutex_destroy(&s->mu);
+    pv_cache_free(s->cache);
     free(s);
 }
 
@@ -338,8 +479,13 @@ store_open(const char *dir, struct pv_store **out)
         return PV_EINVAL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    if (pthread_key_create(&s->tls, tls_destroy) != 0) {
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    if (pv_cache_new(&s->cache) != 0 || pthread_key_create(&s->tls, tls_destroy) != 0) {
+        pv_cache_free(s->cache);
         pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->ckpt_mu);
+        pthread_cond_destroy(&s->ckpt_cv);
         free(s);
         return PV_ENOMEM;
     }
@@ -349,6 +495,8 @@ store_open(const char *dir, struct pv_store **out)
     if (rc == 0)
         rc = exec(w, schema);
     conn_close(w);
+    if (rc == 0 && pthread_create(&s->ckpt_thread, NULL, checkpointer, s) == 0)
+        s->ckpt_started = 1;
     if (rc != 0) {
         store_close(&s->base);
         return rc;
@@ -376,6 +524,21 @@ pv_store_reader(struct pv_store *store, struct pv_conn **out)
     return 0;
 }
 
+int
+pv_store_reader_busy(struct pv_store *store)
+{
+    struct sq_store *s = (struct sq_store *)store;
+    struct sq_conn *q = pthread_getspecific(s->tls);
+    sqlite3_stmt *st = NULL;
+
+    if (q == NULL)
+        return 0;
+    while ((st = sqlite3_next_stmt(q->db, st)) != NULL)
+        if (sqlite3_stmt_busy(st))
+            return 1;
+    return 0;
+}
+
 static int
 begin(struct pv_conn *c)
 {
@@ -385,17 +548,25 @@ begin(struct pv_conn *c)
 static int
 commit(struct pv_conn *c)
 {
-    return exec(c, "COMMIT");
+    struct sq_conn *q = (struct sq_conn *)c;
+    int rc = exec(c, "COMMIT");
+
+    /* Dropped whether or not the commit succeeded: a stale entry must never survive it. */
+    txn_ended(q);
+    return rc;
 }
 
 static int
 rollback(struct pv_conn *c)
 {
     struct sq_conn *q = (struct sq_conn *)c;
+    int rc = 0;
 
-    if (sqlite3_get_autocommit(q->db))
-        return 0; /* SQLite already rolled back (e.g. after an I/O error) */
-    return exec(c, "ROLLBACK");
+    if (!sqlite3_get_autocommit(q->db))
+        rc = exec(c, "ROLLBACK");
+    /* else SQLite already rolled back (e.g. after an I/O error) */
+    txn_ended(q);
+    return rc;
 }
 
 static int
@@ -407,10 +578,12 @@ prepare(struct pv_conn *c, struct pv_sql *sql, struct pv_stmt **out)
     if (slot < 0)
         return PV_ENOMEM;
     if (q->stmts[slot].st == NULL) {
+        q->preparing = 0;
         rc = sqlite3_prepare_v3(q->db, sql->text, -1, SQLITE_PREPARE_PERSISTENT, &q->stmts[slot].st,
                                 NULL);
         if (rc != SQLITE_OK)
             return map_rc(q->db, rc, "prepare");
+        q->stmts[slot].kinds = q->preparing;
     }
     *out = &q->stmts[slot].base;
     return 0;
@@ -443,7 +616,13 @@ bind_blob(struct pv_stmt *st, int i, const void *p, size_t n)
 static int
 step(struct pv_stmt *st)
 {
-    int rc = sqlite3_step(ST(st));
+    struct sq_stmt *s = (struct sq_stmt *)st;
+    int rc;
+
+    s->conn->dirty |= s->kinds;
+    rc = sqlite3_step(s->st);
+    if (s->kinds && sqlite3_get_autocommit(s->conn->db))
+        txn_ended(s->conn); /* a statement outside BEGIN commits on its own */
 
     return map_rc(sqlite3_db_handle(ST(st)), rc, "step");
 }
@@ -480,8 +659,12 @@ col_is_null(struct pv_stmt *st, int i)
 static void
 reset(struct pv_stmt *st)
 {
-    sqlite3_reset(ST(st));
-    sqlite3_clear_bindings(ST(st));
+    struct sq_stmt *s = (struct sq_stmt *)st;
+
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    if (s->kinds && sqlite3_get_autocommit(s->conn->db))
+        txn_ended(s->conn); /* a statement outside BEGIN committed when it finished */
 }
 
 static int64_t
@@ -512,7 +695,7 @@ vacuum_into(sqlite3 *db, const char *which, const char *dest)
     char sql[64];
     int rc;
 
-    snprintf(sql, sizeof sql, "VACUUM %s INTO ?1", which);
+    (void)snprintf(sql, sizeof sql, "VACUUM %s INTO ?1", which);
     rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);

@@ -96,6 +96,14 @@ void pv_store_close(struct pv_store *s);
 
 /* This thread's reader connection (opened on first use). */
 int pv_store_reader(struct pv_store *s, struct pv_conn **out);
+/* Whether this thread's reader connection has a statement in progress. */
+int pv_store_reader_busy(struct pv_store *s);
+/*
+ * Let this process's row caches (store/cache.c) take in every write committed
+ * so far, by any process: the server calls it at the start of each request,
+ * before any look-up. The caches stay off in a process until its first call.
+ */
+int pv_store_cache_sync(struct pv_store *s);
 /* A connection of one's own (the committer's writer, CLI tools). */
 int pv_store_conn_open(struct pv_store *s, int writer, struct pv_conn **out);
 void pv_store_conn_close(struct pv_conn *c);
@@ -180,7 +188,7 @@ int pv_store_assign_get(struct pv_conn *c, const char *subject_id, const char *u
 
 /* ---- records -------------------------------------------------------------------- */
 
-#define PV_RECORD_BODY_MAX (1024 * 1024)
+#define PV_RECORD_BODY_MAX ((size_t)1024 * 1024)
 
 struct pv_record {
     char id[PV_ID_MAX];

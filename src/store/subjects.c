@@ -91,20 +91,35 @@ pv_store_subject_put(struct pv_conn *c, const struct pv_subject *s)
     return pv_stmt_run(st);
 }
 
+/* A cache key of an id: the id's bytes, zero-padded to PV_ID_MAX; 0 if the id is longer. */
+static int
+id_key(const char *id, char key[PV_ID_MAX])
+{
+    memset(key, 0, PV_ID_MAX);
+    return pv_strlcpy(key, id, PV_ID_MAX) == 0;
+}
+
 int
 pv_store_subject_get(struct pv_conn *c, const char *id, struct pv_subject *out)
 {
     struct pv_subject s;
     struct pv_stmt *st;
+    char key[PV_ID_MAX];
+    uint64_t stamp = 0;
     const void *b;
     size_t n;
-    int rc;
+    int rc, cached = c->cache && id_key(id, key);
 
+    if (cached) {
+        if (pv_cache_get(c->cache, PV_CACHE_SUBJECT, key, out) == 0)
+            return 0;
+        stamp = pv_cache_gen(c->cache, PV_CACHE_SUBJECT);
+    }
     PREP(c, &q_subject_get, st);
     pv_stmt_text(st, 1, id);
     rc = pv_stmt_step(st);
+    memset(&s, 0, sizeof s);
     if (rc == PV_ROW) {
-        memset(&s, 0, sizeof s);
         rc = pv_col_copy(st, 0, s.id, sizeof s.id);
         if (rc == 0)
             rc = pv_col_copy(st, 1, s.status, sizeof s.status);
@@ -126,8 +141,11 @@ pv_store_subject_get(struct pv_conn *c, const char *id, struct pv_subject *out)
         rc = PV_ENOTFOUND;
     }
     pv_stmt_reset(st);
-    if (rc == 0)
+    if (rc == 0) {
         *out = s;
+        if (cached)
+            pv_cache_put(c->cache, PV_CACHE_SUBJECT, key, &s, stamp);
+    }
     return rc;
 }
 
@@ -220,12 +238,22 @@ int
 pv_store_assign_get(struct pv_conn *c, const char *subject_id, const char *user_id)
 {
     struct pv_stmt *st;
-    int rc;
+    char key[2 * PV_ID_MAX];
+    unsigned char yes = 1;
+    uint64_t stamp = 0;
+    int rc, cached = c->cache && id_key(subject_id, key) && id_key(user_id, key + PV_ID_MAX);
 
+    if (cached) {
+        if (pv_cache_get(c->cache, PV_CACHE_ASSIGN, key, &yes) == 0)
+            return 0;
+        stamp = pv_cache_gen(c->cache, PV_CACHE_ASSIGN);
+    }
     PREP(c, &q_assign_get, st);
     pv_stmt_text(st, 1, subject_id);
     pv_stmt_text(st, 2, user_id);
     rc = pv_stmt_step(st);
     pv_stmt_reset(st);
+    if (rc == PV_ROW && cached)
+        pv_cache_put(c->cache, PV_CACHE_ASSIGN, key, &yes, stamp);
     return rc == PV_ROW ? 0 : rc == 0 ? PV_ENOTFOUND : rc;
 }

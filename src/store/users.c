@@ -78,6 +78,7 @@ one_user(struct pv_stmt *st, struct pv_user *out)
     struct pv_user u;
     int rc = pv_stmt_step(st);
 
+    memset(&u, 0, sizeof u);
     if (rc == PV_ROW)
         rc = row_to_user(st, 0, &u);
     else if (rc == 0)
@@ -172,11 +173,23 @@ pv_store_session_get(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
     struct pv_stmt *st;
     int rc;
 
+    struct pv_cache_session cs;
+    uint64_t stamp = 0;
+
+    if (c->cache) {
+        if (pv_cache_get(c->cache, PV_CACHE_SESSION, hash, &cs) == 0) {
+            *out = cs.s;
+            *user = cs.u;
+            return 0;
+        }
+        stamp = pv_cache_gen(c->cache, PV_CACHE_SESSION);
+    }
     PREP(c, &q_session_get, st);
     pv_stmt_blob(st, 1, hash, PV_HASH_BYTES);
     rc = pv_stmt_step(st);
+    memset(&s, 0, sizeof s);
+    memset(&u, 0, sizeof u);
     if (rc == PV_ROW) {
-        memset(&s, 0, sizeof s);
         memcpy(s.token_hash, hash, PV_HASH_BYTES);
         rc = pv_col_copy(st, 0, s.id, sizeof s.id);
         if (rc == 0)
@@ -193,6 +206,11 @@ pv_store_session_get(struct pv_conn *c, const unsigned char hash[PV_HASH_BYTES],
     if (rc == 0) {
         *out = s;
         *user = u;
+        if (c->cache) {
+            cs.s = s;
+            cs.u = u;
+            pv_cache_put(c->cache, PV_CACHE_SESSION, hash, &cs, stamp);
+        }
     }
     return rc;
 }

@@ -209,8 +209,8 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     rows[0].action = a->audit_action;
     /* A refused enrollment created no subject: its would-be id names nothing. */
     rows[0].subject = a->action == PV_ACT_ENROLL && !d.permit ? ""
-                      : a->subject                                ? safe_id(a->subject, "sub")
-                                                                  : safe_id(a->audit_subject, "sub");
+                      : a->subject                            ? safe_id(a->subject, "sub")
+                                                              : safe_id(a->audit_subject, "sub");
     rows[0].collection = a->audit_collection  ? a->audit_collection
                          : a->collection >= 0 ? p->collections[a->collection].name
                                               : "";
@@ -325,8 +325,11 @@ pv_vault_audit_query(struct pv_vault *v, struct pv_call *call, const struct pv_a
     struct pv_audit_row row;
     struct pv_conn *c;
     json_t *list;
-    int permit = act && (p->roles[act->role].powers & PV_POWER_AUDIT), rc;
+    int permit, rc;
 
+    if (act == NULL)
+        return PV_EAUTH; /* the route needs a session: never reached without one */
+    permit = (p->roles[act->role].powers & PV_POWER_AUDIT) != 0;
     memset(&row, 0, sizeof row);
     row.actor = act->user_id;
     row.role = p->roles[act->role].name;
@@ -335,7 +338,7 @@ pv_vault_audit_query(struct pv_vault *v, struct pv_call *call, const struct pv_a
     row.subject = safe_id(f->subject, "sub");
     row.decision = permit ? "permit" : "deny";
     row.reason = permit ? "permit" : "role-cannot-read-audit";
-    if ((rc = pv_audit_commit(v->audit, &row, 1, NULL, NULL)) != 0)
+    if (pv_audit_commit(v->audit, &row, 1, NULL, NULL) != 0)
         return PV_EAUDIT;
     if (!permit) {
         call->reason = row.reason;

@@ -36,8 +36,11 @@ username_index(struct pv_vault *v, const char *name, unsigned char out[PV_HASH_B
     char low[USERNAME_MAX + 1];
     size_t i;
 
-    for (i = 0; name[i] && i < USERNAME_MAX; i++)
-        low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
+    for (i = 0; i < USERNAME_MAX && name[i]; i++) {
+        low[i] = name[i];
+        if (low[i] >= 'A' && low[i] <= 'Z')
+            low[i] = (char)(low[i] - 'A' + 'a');
+    }
     low[i] = '\0';
     pv_keyring_blind(v->keys, "username", low, out);
 }

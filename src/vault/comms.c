@@ -74,7 +74,7 @@ pv_comms_open(struct pv_vault *v, struct pv_buf *errors)
     }
     memset(cm, 0, sizeof *cm);
     pv_keyring_derive(v->keys, "unsubscribe-link-1", cm->unsub_key);
-    snprintf(path, sizeof path, "%s/%s", v->dir, TWILIO_CONF);
+    (void)snprintf(path, sizeof path, "%s/%s", v->dir, TWILIO_CONF);
     if (stat(path, &sb) == 0) {
         rc = pv_secret_file_read(path, text, TWILIO_CONF_MAX, &len);
         if (rc == 0) {
@@ -93,7 +93,8 @@ pv_comms_open(struct pv_vault *v, struct pv_buf *errors)
         sodium_free(cm);
         return rc;
     }
-    pv_log(PV_LOG_INFO, "sms.webhook", "configured", cm->sms_configured ? "yes" : "no", NULL);
+    pv_log(PV_LOG_INFO, "sms.webhook", "configured", cm->sms_configured ? "yes" : "no",
+           (char *)NULL);
     sodium_mprotect_readonly(cm);
     v->comms = cm;
     return 0;
@@ -119,7 +120,7 @@ pv_vault_sms_setup(const char *dir, const char *auth_token, const char *webhook_
         return PV_EINVAL;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, TWILIO_CONF) >= sizeof path)
         return PV_EINVAL;
-    snprintf(tmp, sizeof tmp, "%s.new", path);
+    (void)snprintf(tmp, sizeof tmp, "%s.new", path);
     pv_buf_init(&b, TWILIO_CONF_MAX);
     rc = pv_buf_printf(&b, "auth_token %s\nwebhook_url %s\n", auth_token, webhook_url);
     unlink(tmp);
@@ -330,7 +331,7 @@ id_of_bits(const unsigned char in[16], char out[PV_ID_MAX])
     int bits = 0;
     char *p = out + 4;
 
-    memcpy(out, "sub_", 4);
+    memcpy(out, "sub_", 4); /* NOLINT(bugprone-not-null-terminated-result): id follows */
     for (int i = 0; i < 17 && p < out + 30; i++) {
         acc = (acc << 8) | (i < 16 ? in[i] : 0);
         bits += 8;
@@ -425,7 +426,7 @@ pv_vault_unsubscribe(struct pv_vault *v, const char *token, json_t **out)
     memset(&lead, 0, sizeof lead);
     lead.actor = "anonymous";
     lead.action = "consent.unsubscribe";
-    if ((rc = token_open(v, token, subject, &kind)) != 0) {
+    if (token_open(v, token, subject, &kind) != 0) {
         /* A forged or altered link changes nothing, and the attempt is on record. */
         lead.decision = "deny";
         lead.reason = "bad-token";
@@ -483,7 +484,7 @@ unsubscribe_json(struct pv_vault *v, const char *subject)
             continue;
         if (token_make(v, subject, kd->name, token) != 0)
             return NULL;
-        snprintf(path, sizeof path, "/v1/unsubscribe/%s", token);
+        (void)snprintf(path, sizeof path, "/v1/unsubscribe/%s", token);
         return json_pack("{s:s, s:s, s:s, s:{s:s}}", "kind", kd->name, "token", token, "path", path,
                          "headers", "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
     }

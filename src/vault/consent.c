@@ -510,7 +510,7 @@ pv_vault_cookies_set(struct pv_vault *v, struct pv_call *call, const char *subje
     const struct pv_policy *p = v->policy;
     const char *key;
     json_t *value, *entry = NULL;
-    int rc, k, granted, n = 0;
+    int rc, k, granted = 0, n = 0;
 
     /* Everything is checked before anything is recorded. */
     json_object_foreach((json_t *)body, key, value)
@@ -559,7 +559,7 @@ pv_vault_gpc(struct pv_vault *v, const struct pv_call *call, int *honored)
     const struct pv_policy *p = v->policy;
     const struct pv_actor *act = call->actor;
     struct pv_consent_row *rows;
-    int n = 0, rc = 0, granted;
+    int n = 0, rc = 0, granted = 0;
 
     *honored = 0;
     if (act == NULL || act->subject_id[0] == '\0')

@@ -323,10 +323,6 @@ uri_part(struct pv_buf *b, const char *s)
     return rc;
 }
 
-struct totp_begin {
-    struct pv_totp t;
-};
-
 static int
 put_totp(struct pv_conn *w, void *arg)
 {

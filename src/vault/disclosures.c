@@ -285,7 +285,7 @@ pv_vault_disclosure_record(struct pv_vault *v, struct pv_call *call, const char 
     pv_buf_init(&rl->records, MAX_RECORDS * PV_ID_MAX + 64 * 1024);
     pv_buf_init(&rl->categories, 8192);
     pv_buf_init(&rl->consents, 8192);
-    pv_buf_init(&rl->statements, 64 * 1024);
+    pv_buf_init(&rl->statements, (size_t)64 * 1024);
     memset(&f, 0, sizeof f);
     f.recipient = -1;
     exists = pv_id_valid(subject, "sub") && pv_store_subject_get(c, subject, &s) == 0 &&
@@ -341,7 +341,7 @@ pv_vault_disclosure_record(struct pv_vault *v, struct pv_call *call, const char 
     }
     if (rc == 0) {
         json_t *desc = json_object_get(body, "description");
-        *out = disclosure_json(p, &rl->d, desc && json_is_string(desc) ? json_incref(desc) : NULL);
+        *out = disclosure_json(p, &rl->d, json_is_string(desc) ? json_incref(desc) : NULL);
         if (*out) {
             json_object_set_new(*out, "fields", fields_of(p, ci, ci >= 0 ? mask : 0));
             json_object_set_new(*out, "statements",

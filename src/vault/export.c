@@ -237,7 +237,6 @@ row_cb(const struct pv_record *r, void *arg)
 {
     struct exp *x = arg;
     json_t *opened = json_object(), *withheld = json_array(), *j, *st;
-    int rc;
 
     x->n++;
     memcpy(x->last, r->id, sizeof x->last);
@@ -247,21 +246,22 @@ row_cb(const struct pv_record *r, void *arg)
         return 0;
     }
     if (opened == NULL || withheld == NULL ||
-        (rc = pv_body_open(x->v, &x->dk, r->subject_id, r->id, x->ci, &r->body, x->mask, opened,
-                           withheld)) != 0) {
+        pv_body_open(x->v, &x->dk, r->subject_id, r->id, x->ci, &r->body, x->mask, opened,
+                     withheld) != 0) {
         json_decref(opened);
         json_decref(withheld);
         return PV_ENOMEM;
     }
     pv_body_each(&r->body, note_cat, x);
     st = json_object_get(x->statements, r->id);
-    j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:O}", "id", r->id, "created",
+    /* "o" takes the reference it is given: a borrowed list is counted up, a new one is not. */
+    j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "id", r->id, "created",
                   pv_json_time(r->created), "updated", pv_json_time(r->updated), "source",
                   json_string_value(json_object_get(x->sources, r->id))
                       ? json_string_value(json_object_get(x->sources, r->id))
                       : "unknown",
                   "fields", fields_json(x, opened), "withheld", withheld, "history",
-                  visible_history(x, r->id), "statements", st ? st : json_array());
+                  visible_history(x, r->id), "statements", st ? json_incref(st) : json_array());
     json_decref(opened);
     if (j == NULL || json_array_append_new(x->rows, j) != 0)
         return PV_ENOMEM;

@@ -30,12 +30,12 @@ fhir_id(const char *in, char out[65])
 {
     size_t i;
 
-    for (i = 0; in[i] && i < 64; i++) {
+    for (i = 0; i < 64 && in[i]; i++) {
         char ch = in[i];
-        out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                         ch == '.'
-                     ? ch
-                     : '-';
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.'))
+            ch = '-';
+        out[i] = ch;
     }
     out[i] = '\0';
 }
@@ -86,7 +86,7 @@ reference(const char *patient)
 {
     char ref[96];
 
-    snprintf(ref, sizeof ref, "Patient/%s", patient);
+    (void)snprintf(ref, sizeof ref, "Patient/%s", patient);
     return json_pack("{s:s}", "reference", ref);
 }
 
@@ -113,7 +113,7 @@ field_extensions(const char *collection, const json_t *fields, const char *skip_
             json_decref(value);
             continue;
         }
-        snprintf(url, sizeof url, "%s%s.%s", EXT_BASE, collection, name);
+        (void)snprintf(url, sizeof url, "%s%s.%s", EXT_BASE, collection, name);
         e = json_pack("{s:s, s:[o, {s:s, s:s}]}", "url", url, "extension", value, "url", "category",
                       "valueString", cat ? cat : "unknown");
         if (e)
@@ -234,7 +234,7 @@ observation(const char *pid, const char *collection, const json_t *rec)
     {
         const char *cat = json_string_value(json_object_get(f, "category"));
         json_t *c;
-        snprintf(code, sizeof code, "%s.%s", collection, name);
+        (void)snprintf(code, sizeof code, "%s.%s", collection, name);
         c = json_pack("{s:{s:[{s:s, s:s}, {s:s, s:s}], s:s}}", "code", "coding", "system",
                       FIELD_SYSTEM, "code", code, "system", CATEGORY_SYSTEM, "code",
                       cat ? cat : "unknown", "text", name);
@@ -344,7 +344,7 @@ pv_fhir_bundle(const struct pv_policy *p, const json_t *exp)
         return NULL;
     }
     fhir_id(subject, pid);
-    snprintf(bid, sizeof bid, "export-%s", pid);
+    (void)snprintf(bid, sizeof bid, "export-%s", pid);
     pt = patient(pid, exp, json_object_get(cols, "profile"));
     if (pt == NULL || json_array_append_new(entries, json_pack("{s:o}", "resource", pt)) != 0) {
         json_decref(entries);
@@ -561,7 +561,7 @@ pv_export_html(const struct pv_policy *p, const json_t *exp)
     int rc;
 
     (void)p;
-    pv_buf_init(&b, 64 * 1024 * 1024);
+    pv_buf_init(&b, (size_t)64 * 1024 * 1024);
     rc = html(&b,
               "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta "
               "name=\"viewport\" content=\"width=device-width\"><title>The data %s holds on you"

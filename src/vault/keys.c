@@ -76,8 +76,9 @@ pv_vault_scrub(struct pv_vault *v)
     pv_store_conn_close(c);
     pthread_mutex_unlock(&mu);
     if (rc != 0) {
-        snprintf(code, sizeof code, "%d", rc);
-        pv_log(PV_LOG_WARN, "store.scrub_deferred", "error", pv_strerror(rc), "code", code, NULL);
+        (void)snprintf(code, sizeof code, "%d", rc);
+        pv_log(PV_LOG_WARN, "store.scrub_deferred", "error", pv_strerror(rc), "code", code,
+               (char *)NULL);
     }
     return rc;
 }
@@ -255,8 +256,8 @@ pv_vault_keys_rotate(struct pv_vault *v, struct pv_keys_report *rep,
         rc = pv_keyring_reload(v->keys);
     /* 2: recorded in the database, so every new data key is wrapped under it. */
     if (rc == 0) {
-        snprintf(act.text, sizeof act.text, "%u", (unsigned)version);
-        snprintf(label, sizeof label, "master-%u", (unsigned)version);
+        (void)snprintf(act.text, sizeof act.text, "%u", (unsigned)version);
+        (void)snprintf(label, sizeof label, "master-%u", (unsigned)version);
         system_row(&row, "keys.rotate", NULL, label);
         rc = pv_audit_commit(v->audit, &row, 1, apply_set_active, &act);
     }

@@ -47,10 +47,11 @@ watch_keys(struct pv_vault *v, struct pv_maint *m)
         return;
     if ((rc = pv_keyring_reload(v->keys)) == 0) {
         m->key_stamp = st;
-        pv_log(PV_LOG_INFO, "keys.reloaded", NULL);
+        pv_log(PV_LOG_INFO, "keys.reloaded", (char *)NULL);
     } else {
-        snprintf(code, sizeof code, "%d", rc);
-        pv_log(PV_LOG_ERROR, "keys.reload_failed", "error", pv_strerror(rc), "code", code, NULL);
+        (void)snprintf(code, sizeof code, "%d", rc);
+        pv_log(PV_LOG_ERROR, "keys.reload_failed", "error", pv_strerror(rc), "code", code,
+               (char *)NULL);
         m->key_stamp = st; /* not again until the file changes again */
     }
 }
@@ -63,25 +64,25 @@ sweep(struct pv_vault *v)
     int rc = pv_vault_sweep(v, &r, NULL, NULL);
 
     if (rc != 0) {
-        snprintf(n[0], sizeof n[0], "%d", rc);
+        (void)snprintf(n[0], sizeof n[0], "%d", rc);
         pv_log(PV_LOG_ERROR, "retention.sweep_failed", "error", pv_strerror(rc), "code", n[0],
-               NULL);
+               (char *)NULL);
         return;
     }
     if (r.records_purged + r.records_anonymized + r.fields_purged + r.usage_purged +
             r.keys_destroyed + r.held ==
         0)
         return;
-    snprintf(n[0], sizeof n[0], "%lld", (long long)r.subjects);
-    snprintf(n[1], sizeof n[1], "%lld", (long long)r.records_purged);
-    snprintf(n[2], sizeof n[2], "%lld", (long long)r.records_anonymized);
-    snprintf(n[3], sizeof n[3], "%lld", (long long)r.fields_purged);
-    snprintf(n[4], sizeof n[4], "%lld", (long long)r.usage_purged);
-    snprintf(n[5], sizeof n[5], "%lld", (long long)r.keys_destroyed);
-    snprintf(n[6], sizeof n[6], "%lld", (long long)r.held);
+    (void)snprintf(n[0], sizeof n[0], "%lld", (long long)r.subjects);
+    (void)snprintf(n[1], sizeof n[1], "%lld", (long long)r.records_purged);
+    (void)snprintf(n[2], sizeof n[2], "%lld", (long long)r.records_anonymized);
+    (void)snprintf(n[3], sizeof n[3], "%lld", (long long)r.fields_purged);
+    (void)snprintf(n[4], sizeof n[4], "%lld", (long long)r.usage_purged);
+    (void)snprintf(n[5], sizeof n[5], "%lld", (long long)r.keys_destroyed);
+    (void)snprintf(n[6], sizeof n[6], "%lld", (long long)r.held);
     pv_log(PV_LOG_INFO, "retention.sweep", "subjects", n[0], "records_purged", n[1],
            "records_anonymized", n[2], "fields_purged", n[3], "usage_purged", n[4],
-           "keys_destroyed", n[5], "held", n[6], NULL);
+           "keys_destroyed", n[5], "held", n[6], (char *)NULL);
 }
 
 static void *

@@ -329,8 +329,8 @@ pv_vault_review_list(struct pv_vault *v, struct pv_call *call, const char *state
         pv_strlcpy(call->field, "state", sizeof call->field);
         return PV_EINVAL;
     }
-    if ((rc = audit_review(v, act, "review.list", NULL, permit,
-                           permit ? "permit" : "role-cannot-review", NULL, NULL)) != 0)
+    if (audit_review(v, act, "review.list", NULL, permit, permit ? "permit" : "role-cannot-review",
+                     NULL, NULL) != 0)
         return PV_EAUDIT;
     if (!permit) {
         call->reason = "role-cannot-review";

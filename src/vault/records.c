@@ -14,12 +14,12 @@ copy_field_name(char out[PV_NAME_MAX], const char *name)
 {
     size_t i;
 
-    for (i = 0; name[i] && i < PV_NAME_MAX - 1; i++) {
+    for (i = 0; i < PV_NAME_MAX - 1 && name[i]; i++) {
         char ch = name[i];
-        out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                         ch == '_' || ch == '-' || ch == '.'
-                     ? ch
-                     : '?';
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-' || ch == '.'))
+            ch = '?';
+        out[i] = ch;
     }
     out[i] = '\0';
 }

@@ -385,7 +385,7 @@ parse_details(struct pv_vault *v, struct pv_call *call, struct pv_conn *c, const
         const json_t *ks = d ? json_object_get(d, "kinds") : NULL;
         size_t i;
         json_t *k;
-        if (d && json_is_object(d) &&
+        if (json_is_object(d) &&
             (rc = only_keys(d, keys, 1, call, "an objection may name the consent kinds")) != 0)
             return rc;
         if (ks && (!json_is_array(ks) || json_array_size(ks) == 0))
@@ -406,11 +406,11 @@ parse_details(struct pv_vault *v, struct pv_call *call, struct pv_conn *c, const
                           "text says what the complaint is about, at most 2000 characters")) != 0)
             return rc;
     } else {
-        if (d && json_is_object(d) && json_object_size(d) > 0)
+        if (json_is_object(d) && json_object_size(d) > 0)
             return bad(call, "details", "this type of request takes no details");
         return 0;
     }
-    if (rc == 0 && d && json_is_object(d) && json_object_size(d) > 0 &&
+    if (rc == 0 && json_is_object(d) && json_object_size(d) > 0 &&
         (fl->details = json_deep_copy(d)) == NULL)
         rc = PV_ENOMEM;
     return rc;
@@ -893,7 +893,7 @@ withdraw_kinds(struct pv_vault *v, struct pv_call *call, const struct pv_request
     char evidence[64];
     int rc = 0, held;
 
-    snprintf(evidence, sizeof evidence, "rights request %s", r->id);
+    (void)snprintf(evidence, sizeof evidence, "rights request %s", r->id);
     for (int k = 0; rc == 0 && k < p->nconsents; k++) {
         json_t *entry = NULL;
         if (!((mask >> k) & 1))
@@ -1289,7 +1289,7 @@ run_transition(struct tctx *x, const json_t *body, json_t **out)
             x->have_key = 0;
         }
         if ((rc = pv_retention_erase(v, r->subject_id, &erased)) != 0)
-            pv_log(PV_LOG_WARN, "rights.erase_deferred", "error", pv_strerror(rc), NULL);
+            pv_log(PV_LOG_WARN, "rights.erase_deferred", "error", pv_strerror(rc), (char *)NULL);
     }
     if ((rc = pv_store_request_get(x->c, r->id, r)) != 0)
         return rc;

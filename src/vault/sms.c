@@ -81,7 +81,7 @@ pv_twilio_signature(const unsigned char *token, size_t toklen, const char *url,
             idx[j] = idx[j - 1];
         idx[j] = i;
     }
-    pv_buf_init(&b, 256 * 1024);
+    pv_buf_init(&b, (size_t)256 * 1024);
     rc = pv_buf_puts(&b, url);
     for (int i = 0; rc == 0 && i < f->n; i++) {
         rc = pv_buf_puts(&b, f->params[idx[i]].key);
@@ -243,7 +243,7 @@ pv_vault_sms_inbound(struct pv_vault *v, const struct pv_form *form, const char 
         /* At most one row per SMS kind of each subject with the number. */
         for (int k = 0; rc == 0 && k < p->nconsents; k++)
             nsms += p->consent_kinds[k].channel == PV_CH_SMS;
-        if (rc == 0 && (rows = calloc((size_t)(m->n * nsms + 1), sizeof *rows)) == NULL)
+        if (rc == 0 && (rows = calloc((size_t)m->n * (size_t)nsms + 1, sizeof *rows)) == NULL)
             rc = PV_ENOMEM;
         if (rc == 0)
             rc = keyword_rows(v, m, kw, rows, m->n * nsms, &n);
@@ -262,20 +262,20 @@ pv_vault_sms_inbound(struct pv_vault *v, const struct pv_form *form, const char 
         return rc;
     switch (kw) {
     case KW_STOP:
-        snprintf(text, sizeof text,
-                 "%s: you are unsubscribed and will receive no more messages. Reply START to "
-                 "subscribe again.",
-                 program);
+        (void)snprintf(text, sizeof text,
+                       "%s: you are unsubscribed and will receive no more messages. Reply START to "
+                       "subscribe again.",
+                       program);
         return twiml(out, text);
     case KW_START:
-        snprintf(text, sizeof text,
-                 "%s: you are subscribed again. Reply HELP for help, STOP to unsubscribe.",
-                 program);
+        (void)snprintf(text, sizeof text,
+                       "%s: you are subscribed again. Reply HELP for help, STOP to unsubscribe.",
+                       program);
         return twiml(out, text);
     case KW_HELP:
         if (p->sms.help)
             return twiml(out, p->sms.help);
-        snprintf(text, sizeof text, "%s: reply STOP to unsubscribe.", program);
+        (void)snprintf(text, sizeof text, "%s: reply STOP to unsubscribe.", program);
         return twiml(out, text);
     default:
         return twiml(out, NULL);

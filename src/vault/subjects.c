@@ -317,6 +317,7 @@ pv_vault_subject_get(struct pv_vault *v, struct pv_call *call, const char *id, j
 
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
+    memset(&s, 0, sizeof s);
     exists = pv_id_valid(id, "sub") && pv_store_subject_get(c, id, &s) == 0;
     memset(&a, 0, sizeof a);
     a.action = PV_ACT_READ;

@@ -10,7 +10,7 @@
 
 #include "vault/vault_int.h"
 
-#define DEFAULT_SESSION_TTL_S (8 * 3600)
+#define DEFAULT_SESSION_TTL_S (INT64_C(8) * 3600)
 
 static int
 path_join(char *out, size_t cap, const char *dir, const char *name)
@@ -82,7 +82,7 @@ pv_body_add(struct pv_buf *body, const char *field, const unsigned char *sealed,
     if (n == 0 || n >= PV_NAME_MAX || len > UINT32_MAX)
         return PV_EINVAL;
     hdr[0] = (unsigned char)n;
-    memcpy(hdr + 1, field, n);
+    memcpy(hdr + 1, field, n); /* NOLINT(bugprone-not-null-terminated-result): length-prefixed */
     hdr[1 + n] = (unsigned char)(len >> 24);
     hdr[2 + n] = (unsigned char)(len >> 16);
     hdr[3 + n] = (unsigned char)(len >> 8);
@@ -99,10 +99,13 @@ body_each(const struct pv_buf *body,
           int (*cb)(const char *name, size_t nlen, const unsigned char *s, size_t len, void *arg),
           void *arg)
 {
-    const unsigned char *p = (const unsigned char *)body->data, *end = p + body->len;
+    const unsigned char *p = (const unsigned char *)body->data, *end;
     size_t n, len;
     int rc;
 
+    if (body->len == 0)
+        return 0; /* a record without fields: its buffer may never have been allocated */
+    end = p + body->len;
     while (p < end) {
         n = p[0];
         if ((size_t)(end - p) < 5 + n)
@@ -162,7 +165,6 @@ pv_body_find(const struct pv_buf *body, const char *field, const unsigned char *
 }
 
 struct open_ctx {
-    struct pv_vault *v;
     const struct pv_dkey *dk;
     const char *subject, *record;
     const struct pv_collection *col;
@@ -212,7 +214,7 @@ int
 pv_body_open(struct pv_vault *v, const struct pv_dkey *dk, const char *subject, const char *record,
              int c, const struct pv_buf *body, uint64_t mask, json_t *obj, json_t *withheld)
 {
-    struct open_ctx o = {v, dk, subject, record, &v->policy->collections[c], mask, obj, withheld};
+    struct open_ctx o = {dk, subject, record, &v->policy->collections[c], mask, obj, withheld};
 
     return body_each(body, open_cb, &o);
 }
@@ -376,7 +378,7 @@ copy_file(const char *from, const char *to)
     if (in == NULL)
         return PV_EIO;
     if ((o = fopen(to, "wxb")) == NULL) {
-        fclose(in);
+        (void)fclose(in);
         return PV_EIO;
     }
     while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
@@ -384,7 +386,7 @@ copy_file(const char *from, const char *to)
             rc = PV_EIO;
     if (ferror(in))
         rc = PV_EIO;
-    fclose(in);
+    (void)fclose(in);
     if (fflush(o) != 0 || fsync(fileno(o)) != 0)
         rc = PV_EIO;
     if (fclose(o) != 0)

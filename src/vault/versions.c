@@ -92,13 +92,14 @@ pv_versions_open(struct pv_vault *v)
         if (strcmp(e->version, v->policy->version) == 0) {
             e->policy = v->policy;
         } else {
-            pv_buf_init(&text, 1024 * 1024);
+            pv_buf_init(&text, (size_t)1024 * 1024);
             if (pv_store_policy_text_get(c, e->version, &text) == 0 &&
                 pv_policy_parse(e->version, text.data ? text.data : "", text.len, &e->own, NULL) ==
                     0)
                 e->policy = e->own;
             else
-                pv_log(PV_LOG_WARN, "policy.version_unreadable", "version", e->version, NULL);
+                pv_log(PV_LOG_WARN, "policy.version_unreadable", "version", e->version,
+                       (char *)NULL);
             pv_buf_fini(&text);
         }
         /* An unreadable version cannot be enforced: people it would govern are refused. */
@@ -416,6 +417,7 @@ pv_vault_policy_status(struct pv_vault *v, struct pv_call *call, const char *sub
 
     if ((rc = pv_store_reader(v->store, &c)) != 0)
         return rc;
+    memset(&s, 0, sizeof s);
     exists = pv_id_valid(subject, "sub") && pv_store_subject_get(c, subject, &s) == 0;
     memset(&a, 0, sizeof a);
     a.action = PV_ACT_READ;

@@ -24,7 +24,7 @@ static void
 entry(struct pv_audit_row *r, int i, char reason[32])
 {
     memset(r, 0, sizeof *r);
-    snprintf(reason, 32, "r%d", i);
+    test_snprintf(reason, 32, "r%d", i);
     r->actor = i % 2 ? "usr_a" : "usr_b";
     r->role = "provider";
     r->action = "record.read";
@@ -43,9 +43,9 @@ setup(void **state)
     static char reason[100][32];
 
     make_temp_dir(f->dir);
-    snprintf(f->key, sizeof f->key, "%s/audit.key", f->dir);
-    snprintf(f->pub, sizeof f->pub, "%s/audit.pub", f->dir);
-    snprintf(f->db, sizeof f->db, "%s/phivault.db", f->dir);
+    test_snprintf(f->key, sizeof f->key, "%s/audit.key", f->dir);
+    test_snprintf(f->pub, sizeof f->pub, "%s/audit.pub", f->dir);
+    test_snprintf(f->db, sizeof f->db, "%s/phivault.db", f->dir);
     assert_int_equal(pv_signer_create(f->key, f->pub), 0);
     assert_int_equal(pv_sig_load_public(f->pub, f->pk), 0);
     assert_int_equal(pv_store_open(f->dir, &f->store), 0);
@@ -87,15 +87,30 @@ tamper(struct fixture *f, const char *sql)
     sqlite3_close(db);
 }
 
+/*
+ * Verify in one range, and in 2, 3 and 7 ranges at once (their boundaries fall on different
+ * entries): every way must give the same answer, down to the problem's words.
+ */
 static int
 verify(struct fixture *f, struct pv_audit_report *rep)
 {
+    static const int ranges[] = {2, 3, 7};
+    struct pv_audit_report other;
     struct pv_conn *c;
     int rc;
 
     assert_int_equal(pv_store_conn_open(f->store, 0, &c), 0);
     rc = pv_audit_verify(c, f->pk, rep, NULL, NULL);
     pv_store_conn_close(c);
+    for (size_t i = 0; i < PV_ARRAY_LEN(ranges); i++) {
+        assert_int_equal(pv_audit_verify_store(f->store, ranges[i], f->pk, &other, NULL, NULL), rc);
+        assert_int_equal(other.bad_seq, rep->bad_seq);
+        assert_string_equal(other.problem, rep->problem);
+        if (rc == 0) {
+            assert_int_equal(other.entries, rep->entries);
+            assert_int_equal(other.checkpoints, rep->checkpoints);
+        }
+    }
     return rc;
 }
 
@@ -134,6 +149,22 @@ test_deleted_entry_is_named(void **state)
     assert_int_equal(verify(f, &rep), PV_ETAMPER);
     assert_int_equal(rep.bad_seq, 1234);
     assert_non_null(strstr(rep.problem, "audit entry 1234 is missing"));
+}
+
+/* With 3 ranges of 2500 entries the second starts at 834: tamper on both sides of it. */
+static void
+test_tampering_at_a_range_boundary_is_named(void **state)
+{
+    struct fixture *f = *state;
+    struct pv_audit_report rep;
+
+    tamper(f, "DELETE FROM audit WHERE seq = 833");
+    assert_int_equal(verify(f, &rep), PV_ETAMPER);
+    assert_int_equal(rep.bad_seq, 833);
+    tamper(f, "DELETE FROM audit WHERE seq = 834; UPDATE audit SET reason = 'x' WHERE seq = 1667");
+    assert_int_equal(verify(f, &rep), PV_ETAMPER);
+    assert_int_equal(rep.bad_seq, 833);
+    assert_non_null(strstr(rep.problem, "the next entry present is 835"));
 }
 
 static void
@@ -365,6 +396,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_changed_entry_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_entry_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reordered_entries_are_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampering_at_a_range_boundary_is_named, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_truncated_tail_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_past_a_checkpoint_is_found, setup,
                                         teardown),

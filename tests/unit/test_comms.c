@@ -111,8 +111,8 @@ test_consent_held(void **state)
 
     (void)state;
     make_temp_dir(dir);
-    snprintf(data, sizeof data, "%s/data", dir);
-    snprintf(policy, sizeof policy, "%s/policies/example.yaml", source_dir());
+    test_snprintf(data, sizeof data, "%s/data", dir);
+    test_snprintf(policy, sizeof policy, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_vault_init(data, policy, "a-long-admin-password", NULL), 0);
     cfg.dir = data;
     assert_int_equal(pv_vault_open(&cfg, &v, NULL), 0);

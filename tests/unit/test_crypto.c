@@ -17,7 +17,7 @@ setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
 
     make_temp_dir(f->dir);
-    snprintf(f->path, sizeof f->path, "%s/master.key", f->dir);
+    test_snprintf(f->path, sizeof f->path, "%s/master.key", f->dir);
     assert_int_equal(pv_keyring_create(f->path), 0);
     assert_int_equal(pv_keyring_load(f->path, &f->kr), 0);
     *state = f;
@@ -129,7 +129,7 @@ test_wrap_needs_this_keyring(void **state)
     struct pv_dkey dk, back;
     uint32_t mv;
 
-    snprintf(path, sizeof path, "%s/other.key", f->dir);
+    test_snprintf(path, sizeof path, "%s/other.key", f->dir);
     assert_int_equal(pv_keyring_create(path), 0);
     assert_int_equal(pv_keyring_load(path, &other), 0);
     pv_dkey_new(&dk, 1);
@@ -197,8 +197,8 @@ test_signatures(void **state)
     unsigned char pk[PV_SIGN_PK_BYTES], pk2[PV_SIGN_PK_BYTES], sig[PV_SIG_BYTES];
     struct pv_signer *s;
 
-    snprintf(sk, sizeof sk, "%s/audit.key", f->dir);
-    snprintf(pk_path, sizeof pk_path, "%s/audit.pub", f->dir);
+    test_snprintf(sk, sizeof sk, "%s/audit.key", f->dir);
+    test_snprintf(pk_path, sizeof pk_path, "%s/audit.pub", f->dir);
     assert_int_equal(pv_signer_create(sk, pk_path), 0);
     assert_int_equal(pv_signer_load(sk, &s), 0);
     assert_int_equal(pv_sig_load_public(pk_path, pk), 0);

@@ -9,7 +9,8 @@
 
 #define CURRENT "(current)"
 
-struct row {
+/* A table row, in the order a reader takes it in: padding does not matter here. */
+struct row {             /* NOLINT(clang-analyzer-optin.performance.Padding) */
     const char *role;    /* NULL: not authenticated */
     const char *purpose; /* NULL: none given */
     enum pv_action action;
@@ -177,7 +178,8 @@ mask_of(const struct pv_policy *p, int c, const char *list, int consents)
  * guardian enrolls), consent (verified parental consent), dob-change=N (the
  * birth date changes to an age of N), version (enroll: the version in force).
  */
-struct xrow {
+/* A table row, in reading order: padding does not matter here. */
+struct xrow { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     const char *role, *purpose;
     enum pv_action action;
     const char *collection;
@@ -319,7 +321,7 @@ fact_int(const char *facts, const char *name)
     char key[32];
     const char *s;
 
-    snprintf(key, sizeof key, "%s=", name);
+    test_snprintf(key, sizeof key, "%s=", name);
     for (s = strstr(facts, key); s; s = strstr(s + 1, key))
         if (s == facts || s[-1] == ',')
             return (int)strtol(s + strlen(key), NULL, 10);
@@ -344,7 +346,7 @@ test_who_acts_for_whom(void **state)
     struct pv_policy *p;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     for (size_t i = 0; i < PV_ARRAY_LEN(xrows); i++) {
         const struct xrow *r = &xrows[i];
@@ -408,7 +410,7 @@ test_decision_table(void **state)
     struct pv_policy *p;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     for (size_t i = 0; i < PV_ARRAY_LEN(rows); i++) {
         const struct row *r = &rows[i];
@@ -450,7 +452,8 @@ test_decision_table(void **state)
  * communications choice, what is on file, a STOP, restriction, the
  * recipient and the ledgers disclosed) to the facts of the table above.
  */
-struct crow {
+/* A table row, in reading order: padding does not matter here. */
+struct crow { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     const char *role, *purpose;
     enum pv_action action;
     const char *collection, *fields;
@@ -594,7 +597,7 @@ run_crows(const char *policy, const struct crow *rows_, size_t n)
     char path[512];
     struct pv_policy *p;
 
-    snprintf(path, sizeof path, "%s/%s", source_dir(), policy);
+    test_snprintf(path, sizeof path, "%s/%s", source_dir(), policy);
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     for (size_t i = 0; i < n; i++) {
         const struct crow *r = &rows_[i];
@@ -748,7 +751,7 @@ test_rights_requests(void **state)
     struct pv_policy *p;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     for (size_t i = 0; i < PV_ARRAY_LEN(rights_rows); i++) {
         const struct rrow *r = &rights_rows[i];
@@ -799,7 +802,7 @@ test_right_deadlines(void **state)
     int days, ext;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_int_equal(pv_policy_right(p, "access", &days, &ext), 0);
     assert_int_equal(days, 15);
@@ -837,7 +840,7 @@ test_consent_defaults(void **state)
     struct pv_policy *p;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_int_equal(pv_policy_consent_defaults(p), mask_of(p, 0, "service_sms", 1));
     pv_policy_free(p);

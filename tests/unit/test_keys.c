@@ -24,7 +24,7 @@ slurp(const char *path)
     assert_non_null(f);
     n = fread(buf, 1, sizeof buf - 1, f);
     buf[n] = '\0';
-    fclose(f);
+    (void)fclose(f);
     return buf;
 }
 
@@ -40,8 +40,8 @@ test_rotation_adds_rewraps_and_retires(void **state)
 
     (void)state;
     make_temp_dir(dir);
-    snprintf(path, sizeof path, "%s/master.key", dir);
-    snprintf(other, sizeof other, "%s/other.key", dir);
+    test_snprintf(path, sizeof path, "%s/master.key", dir);
+    test_snprintf(other, sizeof other, "%s/other.key", dir);
     assert_int_equal(pv_keyring_create(path), 0);
     assert_int_equal(pv_keyring_load(path, &kr), 0);
     pv_dkey_new(&dk, 1);
@@ -128,7 +128,7 @@ test_reload_while_in_use(void **state)
 
     (void)state;
     make_temp_dir(dir);
-    snprintf(path, sizeof path, "%s/master.key", dir);
+    test_snprintf(path, sizeof path, "%s/master.key", dir);
     assert_int_equal(pv_keyring_create(path), 0);
     assert_int_equal(pv_keyring_load(path, &kr), 0);
     pv_dkey_new(&dk, 1);
@@ -204,8 +204,8 @@ test_two_processes_append_to_one_chain(void **state)
 
     (void)state;
     make_temp_dir(dir);
-    snprintf(key, sizeof key, "%s/audit.key", dir);
-    snprintf(pub, sizeof pub, "%s/audit.pub", dir);
+    test_snprintf(key, sizeof key, "%s/audit.key", dir);
+    test_snprintf(pub, sizeof pub, "%s/audit.pub", dir);
     assert_int_equal(pv_signer_create(key, pub), 0);
     assert_int_equal(pv_sig_load_public(pub, pk), 0);
     /* Two stores on one directory: each has its own connections, as two processes would. */
@@ -253,9 +253,9 @@ test_cut_log_is_not_continued(void **state)
 
     (void)state;
     make_temp_dir(dir);
-    snprintf(key, sizeof key, "%s/audit.key", dir);
-    snprintf(pub, sizeof pub, "%s/audit.pub", dir);
-    snprintf(db, sizeof db, "%s/phivault.db", dir);
+    test_snprintf(key, sizeof key, "%s/audit.key", dir);
+    test_snprintf(pub, sizeof pub, "%s/audit.pub", dir);
+    test_snprintf(db, sizeof db, "%s/phivault.db", dir);
     assert_int_equal(pv_signer_create(key, pub), 0);
     assert_int_equal(pv_sig_load_public(pub, pk), 0);
     assert_int_equal(pv_store_open(dir, &s), 0);

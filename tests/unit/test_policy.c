@@ -14,7 +14,7 @@
 static void
 dir_path(char *out, size_t n, const char *sub)
 {
-    snprintf(out, n, "%s/tests/unit/policies/%s", source_dir(), sub);
+    test_snprintf(out, n, "%s/tests/unit/policies/%s", source_dir(), sub);
 }
 
 static void
@@ -33,7 +33,7 @@ test_good_files_load(void **state)
     while ((e = readdir(d)) != NULL) {
         if (strstr(e->d_name, ".yaml") == NULL)
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        test_snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         pv_buf_init(&errors, 65536);
         if (pv_policy_load(path, &p, &errors) != 0)
             fail_msg("%s should load:\n%s", path, errors.data);
@@ -63,13 +63,13 @@ test_bad_files_name_line_column(void **state)
     while ((e = readdir(d)) != NULL) {
         if (strstr(e->d_name, ".yaml") == NULL)
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        test_snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         assert_non_null(f = fopen(path, "r"));
         assert_non_null(fgets(first, sizeof first, f));
-        fclose(f);
+        (void)fclose(f);
         first[strcspn(first, "\n")] = '\0';
         assert_int_equal(strncmp(first, "# expect: ", 10), 0);
-        snprintf(want, sizeof want, "%s:%s", path, first + 10);
+        test_snprintf(want, sizeof want, "%s:%s", path, first + 10);
         pv_buf_init(&errors, 65536);
         assert_int_equal(pv_policy_load(path, &p, &errors), PV_EPOLICY);
         assert_non_null(errors.data);
@@ -122,7 +122,7 @@ test_example_model(void **state)
     int c;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_string_equal(p->org.name, "Example Medical Spa");
     assert_int_equal(p->minimum_age, 18);
@@ -189,7 +189,7 @@ test_access_rules_model(void **state)
     struct pv_policy *p;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/tests/unit/policies/good/access-rules.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/tests/unit/policies/good/access-rules.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_int_equal(p->minors.adult_age, 18);
     assert_int_equal(p->minors.consent_age, 13);
@@ -244,7 +244,7 @@ test_consent_model(void **state)
     int i;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     k = &p->consent_kinds[pv_policy_consent(p, "marketing_sms")];
     assert_int_equal(k->type, PV_CONSENT_MARKETING);
@@ -270,7 +270,7 @@ test_consent_model(void **state)
     pv_policy_free(p);
 
     /* Without consents, acceptance of the policy is still recorded under a kind of its own. */
-    snprintf(path, sizeof path, "%s/tests/unit/policies/good/minimal.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/tests/unit/policies/good/minimal.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     assert_int_equal(p->nconsents, 1);
     assert_string_equal(p->consents[p->policy_kind], "policy");
@@ -278,7 +278,7 @@ test_consent_model(void **state)
     pv_policy_free(p);
 
     /* The list form: kinds of type other, held once granted. */
-    snprintf(path, sizeof path, "%s/tests/unit/policies/good/roles-map.yaml", source_dir());
+    test_snprintf(path, sizeof path, "%s/tests/unit/policies/good/roles-map.yaml", source_dir());
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     i = pv_policy_consent(p, "research");
     assert_int_equal(p->consent_kinds[i].type, PV_CONSENT_OTHER);

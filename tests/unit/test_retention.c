@@ -13,7 +13,7 @@
 static int64_t
 at(int y, int m, int d, int hh, int mm)
 {
-    return (pv_days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60) * 1000;
+    return (pv_days_from_civil(y, m, d) * 86400 + (int64_t)hh * 3600 + (int64_t)mm * 60) * 1000;
 }
 
 static struct pv_policy *
@@ -22,7 +22,7 @@ load(const char *rel)
     char path[512];
     struct pv_policy *p = NULL;
 
-    snprintf(path, sizeof path, "%s/%s", source_dir(), rel);
+    test_snprintf(path, sizeof path, "%s/%s", source_dir(), rel);
     assert_int_equal(pv_policy_load(path, &p, NULL), 0);
     return p;
 }
@@ -148,7 +148,7 @@ mask(const struct pv_policy *p, const struct pv_collection *c, const char *list,
     char buf[256], *s, *comma;
     uint64_t m = 0;
 
-    snprintf(buf, sizeof buf, "%s", list ? list : "");
+    test_snprintf(buf, sizeof buf, "%s", list ? list : "");
     for (s = buf; *s; s = comma ? comma + 1 : s + strlen(s)) {
         int i;
         if ((comma = strchr(s, ',')) != NULL)

@@ -13,7 +13,7 @@ key_of(int i, unsigned char k[PV_HASH_BYTES])
 {
     char s[32];
 
-    snprintf(s, sizeof s, "key-%d", i);
+    test_snprintf(s, sizeof s, "key-%d", i);
     pv_hash(s, strlen(s), k);
 }
 

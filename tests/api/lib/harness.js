@@ -13,6 +13,14 @@ export const SRC = process.env.PV_SOURCE_DIR ?? path.resolve('.');
 export const EXAMPLE_POLICY = `${SRC}/policies/example.yaml`;
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
 
+// Under `make sanitize` (PV_SANITIZE=1) phivault is built with AddressSanitizer, LeakSanitizer
+// and UndefinedBehaviorSanitizer; a report from any of them fails the test that met it, even a
+// test that expected the command to fail.
+const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: |SUMMARY: UndefinedBehaviorSanitizer/;
+export function checkSanitizers(what, text) {
+  if (SANITIZER_REPORT.test(text)) throw new Error(`${what}: sanitizer report:\n${text}`);
+}
+
 // Run the phivault command; returns {status, stdout, stderr} whatever the exit status.
 // An env value of undefined removes the variable.
 export function cli(args, { env = {} } = {}) {
@@ -25,7 +33,9 @@ export function cli(args, { env = {} } = {}) {
     });
     return { status: 0, stdout: stdout.toString(), stderr: '' };
   } catch (e) {
-    return { status: e.status, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
+    const r = { status: e.status, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
+    checkSanitizers(`phivault ${args.join(' ')}`, r.stderr);
+    return r;
   }
 }
 
@@ -70,7 +80,8 @@ export class Server {
     this.proc = spawn(BIN, ['serve', '--data', this.data, '--listen', '127.0.0.1:0',
       '--log-requests', ...this.args], { stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...this.env() } });
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
+    // 'close', not 'exit': the last of stderr (a leak report at exit) has been read by then.
+    this.exited = new Promise((resolve) => this.proc.on('close', (code, sig) => resolve({ code, sig })));
     const from = this.logText.length;
     this.port = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.logText}`)), 15000);
@@ -97,6 +108,7 @@ export class Server {
     if (this.proc.exitCode === null) this.proc.kill('SIGTERM');
     const r = await this.exited;
     writeFileSync(path.join(this.dir, 'server.log'), this.logText);
+    checkSanitizers('phivault serve', this.logText);
     return r;
   }
 
