@@ -8,8 +8,8 @@
 // record none, so they hold the kinds whose default is granted), and the fields touched must be
 // covered by the purpose's categories; a field whose category needs a consent not held is
 // refused on a write; a delete is refused (409 retention-keeps) while the record holds a value of
-// a category whose `deletion` is `keep` and whose retention has not ended. Every answer must match: the status, the denial's reason, and for reads
-// exactly the fields returned.
+// a category whose `deletion` is `keep` and whose retention has not ended. Every answer must
+// match: the status, the denial's reason, and for reads exactly the fields returned.
 //
 // The collection `usage` holds usage data, which has routes of its own: its write is
 // POST /v1/subjects/{id}/usage, where a field whose category needs a consent not held is dropped
