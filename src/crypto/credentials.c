@@ -1,9 +1,11 @@
 /*
  * credentials.c: TOTP second factors (RFC 6238) and service API keys.
  *
- * TOTP uses HMAC-SHA-256, the RFC's SHA-256 variant, because libsodium (the
- * only cryptographic library phivault uses) has no HMAC-SHA-1; every
- * authenticator that honours algorithm=SHA256 in the otpauth URI works.
+ * TOTP is RFC 6238's default: HMAC-SHA-1, 6 digits, 30-second steps. Common
+ * authenticator apps ignore the otpauth URI's algorithm parameter and compute
+ * SHA-1 codes, so any other hash would lock staff out. HMAC-SHA-1 is still
+ * sound as a MAC (the collision attacks on SHA-1 do not reach it), and the
+ * secret is 256 bits, above RFC 4226's 128-bit minimum.
  */
 #include <string.h>
 
@@ -21,16 +23,13 @@ pv_totp_secret_new(unsigned char out[PV_TOTP_SECRET_BYTES])
 uint32_t
 pv_totp_code(const unsigned char *secret, size_t len, int64_t step, int digits)
 {
-    crypto_auth_hmacsha256_state st;
-    unsigned char msg[8], mac[crypto_auth_hmacsha256_BYTES];
+    unsigned char msg[8], mac[PV_SHA1_BYTES];
     uint32_t bin, mod = 1;
     int off;
 
     for (int i = 7; i >= 0; i--, step >>= 8)
         msg[i] = (unsigned char)(step & 0xff);
-    crypto_auth_hmacsha256_init(&st, secret, len);
-    crypto_auth_hmacsha256_update(&st, msg, sizeof msg);
-    crypto_auth_hmacsha256_final(&st, mac);
+    pv_hmac_sha1(secret, len, msg, sizeof msg, mac);
     /* RFC 4226 dynamic truncation. */
     off = mac[sizeof mac - 1] & 0x0f;
     bin = (uint32_t)(mac[off] & 0x7f) << 24 | (uint32_t)mac[off + 1] << 16 |
@@ -38,7 +37,6 @@ pv_totp_code(const unsigned char *secret, size_t len, int64_t step, int digits)
     for (int i = 0; i < digits; i++)
         mod *= 10;
     sodium_memzero(mac, sizeof mac);
-    sodium_memzero(&st, sizeof st);
     return bin % mod;
 }
 

@@ -179,9 +179,9 @@ int pv_secret_file_read(const char *path, unsigned char *out, size_t cap, size_t
 /* ---- second factors and service keys (credentials.c) --------------------------- */
 
 /*
- * TOTP, RFC 6238: HMAC-SHA-256 (libsodium offers no SHA-1; RFC 6238 defines
- * the SHA-256 variant), 6 digits, 30-second steps. Authenticator apps are
- * told so by the otpauth URI's algorithm=SHA256.
+ * TOTP, RFC 6238's default: HMAC-SHA-1 (pv_hmac_sha1), 6 digits, 30-second
+ * steps, what every common authenticator app computes whatever the otpauth
+ * URI says. The secret is 32 random bytes.
  */
 #define PV_TOTP_SECRET_BYTES 32
 #define PV_TOTP_DIGITS 6

@@ -16,6 +16,10 @@
  * and a marketing purpose never touches health data without a written
  * authorization, whatever the policy's categories say; then the rules of
  * contacting and of disclosing.
+ *
+ * A deletion permitted so far is still refused (409) while a legal hold is
+ * in force, and then while the record holds a value the law keeps: a
+ * category whose deletion is keep, not yet past its retention.
  */
 #include <string.h>
 
@@ -209,6 +213,17 @@ pv_consented_fields(const struct pv_policy *p, const struct pv_collection *c, ui
         if (k < 0 || (consents & (UINT64_C(1) << k)))
             m |= UINT64_C(1) << i;
     }
+    return m;
+}
+
+uint64_t
+pv_kept_fields(const struct pv_policy *p, const struct pv_collection *c)
+{
+    uint64_t m = 0;
+
+    for (int i = 0; i < c->nfields; i++)
+        if (p->categories[c->fields[i].category].deletion_keep)
+            m |= UINT64_C(1) << i;
     return m;
 }
 
@@ -628,6 +643,12 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     }
     if (f->action == PV_ACT_DELETE && f->held) {
         deny(d, PV_ECONFLICT, "legal-hold");
+        return;
+    }
+    /* What the law keeps (a medical record for its years) is not deleted before its retention
+     * ends, whoever asks: corrections go through amendment, which keeps the earlier values. */
+    if (f->action == PV_ACT_DELETE && c != NULL && (f->unexpired & pv_kept_fields(p, c)) != 0) {
+        deny(d, PV_ECONFLICT, "retention-keeps");
         return;
     }
     if (f->action == PV_ACT_ENROLL) {

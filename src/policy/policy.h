@@ -371,6 +371,11 @@ struct pv_facts {
     int recipient;               /* disclose: recipient index, -1 if none or unknown */
     uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
     int held;                    /* delete: the subject is under an active legal hold */
+    /* delete: fields of the collection that hold a value (in the record, or in any record of
+       the collection for a delete of them all) whose retention has not ended, computed as the
+       retention sweep computes it; the decision refuses the delete while one of them is of a
+       category a deletion keeps */
+    uint64_t unexpired;
 };
 
 struct pv_decision {
@@ -394,6 +399,9 @@ uint64_t pv_purpose_fields(const struct pv_policy *p, const struct pv_purpose *u
 /* Mask of the fields of collection c whose category's consent is held (or needs none). */
 uint64_t pv_consented_fields(const struct pv_policy *p, const struct pv_collection *c,
                              uint64_t consents);
+/* Mask of the fields of collection c whose category a deletion keeps until its retention ends
+ * (deletion: keep): what the law requires to keep, such as medical records. */
+uint64_t pv_kept_fields(const struct pv_policy *p, const struct pv_collection *c);
 
 /* ---- retention (retention.c) ------------------------------------------------- */
 

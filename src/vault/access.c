@@ -114,6 +114,16 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
             return rc;
         f->held = rc == 0;
     }
+    /* What the law keeps is not deleted before its time: the values of the record (or of every
+     * record of the collection) whose retention has not ended, as the sweep reckons it. Read only
+     * where the collection holds a category a deletion keeps. */
+    if (known && a->action == PV_ACT_DELETE && a->collection >= 0 &&
+        a->collection < p->ncollections && pv_kept_fields(p, &p->collections[a->collection]) != 0) {
+        rc = pv_retention_unexpired(v, c, a->subject, a->collection, a->record, pv_now_ms(),
+                                    &f->unexpired);
+        if (rc != 0)
+            return rc;
+    }
     scope = p->roles[f->role].scope;
     if (scope == PV_SCOPE_ASSIGNED) {
         rc = pv_store_assign_get(c, a->subject, act->user_id);
@@ -181,6 +191,15 @@ pv_access_preview(struct pv_vault *v, struct pv_call *call, const struct pv_acce
     return decide(v, call, a, &f, d);
 }
 
+/* Whether d refuses a delete because the record holds what the law keeps. */
+static int
+kept_refusal(const struct pv_policy *p, const struct pv_access *a, const struct pv_facts *f,
+             const struct pv_decision *d)
+{
+    return !d->permit && f->unexpired != 0 && strcmp(d->reason, "retention-keeps") == 0 &&
+           a->collection >= 0 && a->collection < p->ncollections;
+}
+
 int
 pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, pv_apply_fn apply,
           void *arg, struct pv_decision *dout)
@@ -196,9 +215,12 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
     if ((rc = decide(v, call, a, &f, &d)) != 0)
         return rc;
     pv_buf_init(&cats, 4096);
-    /* Collected usage data names what is stored, not what the consent gate dropped. */
+    /* Collected usage data names what is stored, not what the consent gate dropped; a delete
+     * refused for what the law keeps names the categories kept. */
     rc = pv_vault_categories(v, a->collection,
-                             !d.permit                     ? a->fields
+                             kept_refusal(p, a, &f, &d)
+                                 ? f.unexpired & pv_kept_fields(p, &p->collections[a->collection])
+                             : !d.permit                   ? a->fields
                              : a->action == PV_ACT_COLLECT ? d.fields
                                                            : (a->fields | d.fields),
                              &cats);
@@ -244,6 +266,10 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
         return PV_EAUDIT;
     if (!d.permit) {
         call->reason = d.reason;
+        if (strcmp(d.reason, "retention-keeps") == 0)
+            call->detail = "a record the law keeps is kept until its retention ends (GET "
+                           "/v1/policy gives each category's); a correction goes through an "
+                           "amendment request (POST /v1/subjects/{id}/requests, type amend)";
         return d.err;
     }
     if (dout)

@@ -386,8 +386,7 @@ pv_vault_totp_begin(struct pv_vault *v, struct pv_call *call, json_t **out)
     }
     pv_buf_init(&uri, 4096);
     if (rc == 0) {
-        /* otpauth://totp/ISSUER:NAME?secret=...&issuer=ISSUER&algorithm=SHA256&digits=6&period=30
-         */
+        /* otpauth://totp/ISSUER:NAME?secret=...&issuer=ISSUER&algorithm=SHA1&digits=6&period=30 */
         rc = pv_buf_puts(&uri, "otpauth://totp/");
         rc = rc ? rc : uri_part(&uri, p->org.name);
         rc = rc ? rc : pv_buf_puts(&uri, ":");
@@ -395,12 +394,12 @@ pv_vault_totp_begin(struct pv_vault *v, struct pv_call *call, json_t **out)
         rc = rc ? rc : pv_buf_printf(&uri, "?secret=%s&issuer=", b32);
         rc = rc ? rc : uri_part(&uri, p->org.name);
         rc = rc ? rc
-                : pv_buf_printf(&uri, "&algorithm=SHA256&digits=%d&period=%d", PV_TOTP_DIGITS,
+                : pv_buf_printf(&uri, "&algorithm=SHA1&digits=%d&period=%d", PV_TOTP_DIGITS,
                                 PV_TOTP_STEP_S);
     }
     if (rc == 0) {
         *out = json_pack("{s:s, s:s, s:s, s:i, s:i}", "secret", b32, "otpauth_uri", uri.data,
-                         "algorithm", "SHA256", "digits", PV_TOTP_DIGITS, "period", PV_TOTP_STEP_S);
+                         "algorithm", "SHA1", "digits", PV_TOTP_DIGITS, "period", PV_TOTP_STEP_S);
         rc = *out ? 0 : PV_ENOMEM;
     }
     if (uri.data)

@@ -116,6 +116,65 @@ anonymize_mask(const struct pv_policy *p, int ci, uint64_t mask)
     return m;
 }
 
+/* ---- what deleting records now would take before its time --------------------------------------- */
+
+struct unexpired {
+    struct pv_vault *v;
+    int ci;
+    const char *collection;
+    struct pv_retention_facts facts; /* created is set per row */
+    int64_t now;
+    uint64_t mask;
+};
+
+static int
+unexpired_row(const struct pv_record *r, void *arg)
+{
+    struct unexpired *u = arg;
+    struct masks m;
+    int rc;
+
+    if (strcmp(r->collection, u->collection) != 0)
+        return 0;
+    u->facts.created = r->created;
+    if ((rc = row_masks(u->v, u->ci, r, &u->facts, u->now, &m)) != 0)
+        return rc;
+    u->mask |= m.present & ~m.expired;
+    return 0;
+}
+
+int
+pv_retention_unexpired(struct pv_vault *v, struct pv_conn *c, const char *subject, int ci,
+                       const char *record, int64_t now, uint64_t *mask)
+{
+    struct unexpired u;
+    struct pv_record r;
+    int rc;
+
+    memset(&u, 0, sizeof u);
+    u.v = v;
+    u.ci = ci;
+    u.collection = v->policy->collections[ci].name;
+    u.now = now;
+    /* The events and the arithmetic are the sweep's own, so the two never disagree. */
+    rc = pv_vault_retention_facts(v, c, subject, &u.facts.closed, &u.facts.last_visit);
+    if (rc == 0 && record == NULL) {
+        rc = pv_store_rows_of_subject(c, 0, subject, unexpired_row, &u);
+    } else if (rc == 0) {
+        memset(&r, 0, sizeof r);
+        pv_buf_init(&r.body, PV_RECORD_BODY_MAX);
+        rc = pv_store_record_get(c, subject, u.collection, record, &r);
+        if (rc == 0)
+            rc = unexpired_row(&r, &u);
+        else if (rc == PV_ENOTFOUND)
+            rc = 0; /* no such record holds nothing; the delete answers 404 */
+        pv_buf_fini(&r.body);
+    }
+    if (rc == 0)
+        *mask = u.mask;
+    return rc;
+}
+
 /* ---- disposal, inside the transaction -----------------------------------------------------------
  */
 

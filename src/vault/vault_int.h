@@ -276,6 +276,16 @@ int pv_body_each(const struct pv_buf *body,
  * request is recorded as completed.
  */
 int pv_retention_delete(struct pv_vault *v, const char *subject, struct pv_sweep_report *rep);
+/*
+ * The fields of collection ci holding a value whose retention has not ended at now, in the
+ * record of subject with id record (none: 0), or with record NULL in every record of the
+ * collection: computed from the record's creation, the account's closing and the last visit
+ * exactly as the sweep computes them. The decision of a delete refuses it while one of these
+ * is of a category a deletion keeps. Works on any connection (a reader, or the writer in an
+ * apply function).
+ */
+int pv_retention_unexpired(struct pv_vault *v, struct pv_conn *c, const char *subject, int ci,
+                           const char *record, int64_t now, uint64_t *mask);
 /* Erase a closed subject with nothing left (their data key destroyed); *erased 1 if done. */
 int pv_retention_erase(struct pv_vault *v, const char *subject, int *erased);
 /*

@@ -313,6 +313,9 @@ pv_versions_check(struct pv_vault *v, const struct pv_call *call, const struct p
         g.collection = pv_policy_collection(old, cur->collections[f->collection].name);
         if (g.collection >= 0)
             g.fields = map_fields(cur, f->collection, old, g.collection, f->fields, &lost);
+        /* The values a deletion would take before their time, named in the earlier words. */
+        if (g.collection >= 0)
+            g.unexpired = map_fields(cur, f->collection, old, g.collection, f->unexpired, NULL);
     }
     if (g.role < 0 || (f->collection >= 0 && g.collection < 0)) {
         pending(d);

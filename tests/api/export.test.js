@@ -42,7 +42,7 @@ test('the person gets every piece of data held on them, each value with its cate
   assert.equal(r.status, 200, r.text);
   const e = r.json;
   assert.equal(e.subject.id, w.subject);
-  assert.deepEqual(Object.keys(e.collections), ['profile', 'visits', 'payments', 'usage']);
+  assert.deepEqual(Object.keys(e.collections), ['profile', 'visits', 'payments', 'messages', 'usage']);
   assert.deepEqual(e.withheld_collections, []);
   const profile = e.collections.profile[0];
   assert.deepEqual(profile.fields.name, { value: 'Grace Hopper', category: 'user.name' });
@@ -72,8 +72,9 @@ test('the person gets every piece of data held on them, each value with its cate
   assert.equal(again.json.collections.visits.find((x) => x.id === own.json.id).source, 'subject');
   // Each collection read is a decision of its own in the audit log.
   const reads = (await auditOf(w, w.subject)).filter((x) => x.action === 'subject.export');
-  assert.deepEqual(reads.slice(0, 4).map((x) => [x.collection, x.decision, x.purpose]),
-    [['profile', 'permit', 'self'], ['visits', 'permit', 'self'], ['payments', 'permit', 'self'], ['usage', 'permit', 'self']]);
+  assert.deepEqual(reads.slice(0, 5).map((x) => [x.collection, x.decision, x.purpose]),
+    [['profile', 'permit', 'self'], ['visits', 'permit', 'self'], ['payments', 'permit', 'self'], ['messages', 'permit', 'self'],
+      ['usage', 'permit', 'self']]);
 });
 
 test('FHIR R4: a Bundle that validates against HL7\'s FHIR R4 JSON schema', async () => {
@@ -139,14 +140,15 @@ test('the purpose decides what the export holds; the policy decides who gets one
   const r = await exportOf(w.subject, { token: w.tokens.prov1, purpose: 'treatment' });
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(Object.keys(r.json.collections), ['profile', 'visits']);
-  assert.deepEqual(r.json.withheld_collections, ['payments', 'usage']);
+  assert.deepEqual(r.json.withheld_collections, ['payments', 'messages', 'usage']);
   assert.deepEqual(Object.keys(r.json.collections.profile[0].fields).sort(), ['birth_date', 'name']);
   assert.deepEqual(r.json.collections.profile[0].withheld.sort(), ['email', 'phone']);
   assert.deepEqual(r.json.contact_preferences.withheld, ['addresses']);
   assert.equal(r.json.subject.birth_date, '1980-05-17');
   const audit = (await auditOf(w, w.subject)).filter((x) => x.action === 'subject.export' && x.actor === w.users.prov1);
   assert.deepEqual(audit.map((x) => [x.collection, x.decision, x.reason]), [['profile', 'permit', 'permit'],
-    ['visits', 'permit', 'permit'], ['payments', 'deny', 'purpose-excludes-collection'], ['usage', 'deny', 'purpose-excludes-collection']]);
+    ['visits', 'permit', 'permit'], ['payments', 'deny', 'purpose-excludes-collection'], ['messages', 'deny', 'purpose-excludes-collection'],
+    ['usage', 'deny', 'purpose-excludes-collection']]);
   for (const [token, purpose, status, reason] of [[w.tokens.prov2, 'treatment', 403, 'not-assigned'],
     [w.tokens.staff1, 'marketing', 403, 'consent-required'], [w.tokens.admin, 'operations', 403, 'role-not-allowed-purpose']]) {
     const x = await exportOf(w.subject, { token, purpose });

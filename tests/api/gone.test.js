@@ -61,15 +61,16 @@ async function signIn() {
 const CANARY = 'CANARY-GONE-7d41c9';
 
 test('a deleted record is gone from the database file and its write-ahead log at once', async () => {
-  const r = await w.c.req('POST', `/v1/subjects/${w.subject}/records/visits`, { token: w.tokens.prov1,
-    purpose: 'treatment', json: { date: '2026-11-01', reason: `${CANARY}-reason`, notes: `${CANARY}-notes` } });
+  // The person's own note: a record the law does not keep, so they may delete it.
+  const r = await w.c.req('POST', `/v1/subjects/${w.subject}/records/messages`, { token: w.tokens.grace,
+    purpose: 'self', json: { text: `${CANARY}-text`, sent_at: `${CANARY}-sent` } });
   assert.equal(r.status, 201);
   const sealed = sealedOf('records', r.json.id);
-  assert.deepEqual(Object.keys(sealed).sort(), ['date', 'notes', 'reason']);
+  assert.deepEqual(Object.keys(sealed).sort(), ['sent_at', 'text']);
   // The control: right now each sealed value is in the files (in the log, until a checkpoint).
   for (const s of Object.values(sealed)) assert.ok(holders(s).length > 0);
 
-  const del = await w.c.req('DELETE', `/v1/subjects/${w.subject}/records/visits/${r.json.id}`, { token: w.tokens.prov1, purpose: 'treatment' });
+  const del = await w.c.req('DELETE', `/v1/subjects/${w.subject}/records/messages/${r.json.id}`, { token: w.tokens.grace, purpose: 'self' });
   assert.equal(del.status, 204);
   for (const [name, s] of Object.entries(sealed)) assert.deepEqual(holders(s), [], name);
   assert.ok(existsSync(path.join(srv.data, 'phivault.db-wal')), 'the server still runs in WAL mode');

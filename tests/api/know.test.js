@@ -76,7 +76,7 @@ test('only the past 12 months', async () => {
 test('the purpose decides which pieces; the person, their guardian or the rights power asks', async () => {
   const r = await know(w.subject, w.tokens.po1, 'operations');
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.json.withheld_collections, ['visits', 'payments', 'usage']);
+  assert.deepEqual(r.json.withheld_collections, ['visits', 'payments', 'messages', 'usage']);
   for (const [token, purpose, reason] of [[w.tokens.prov2, 'treatment', 'not-assigned'], [w.tokens.admin, 'operations', 'role-not-allowed-purpose']]) {
     const x = await know(w.subject, token, purpose);
     assert.equal(x.status, 403);

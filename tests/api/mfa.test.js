@@ -1,5 +1,6 @@
-// Staff logins: TOTP second factors (RFC 6238; Debian's oathtool computes the codes, as an
-// authenticator would), automatic logoff after idling, an absolute session lifetime, logout
+// Staff logins: TOTP second factors (RFC 6238's default, HMAC-SHA-1, which every common
+// authenticator app computes; Debian's oathtool computes the codes with its defaults, as such an
+// app would), automatic logoff after idling, an absolute session lifetime, logout
 // everywhere, and login throttling per user and per client address with a clear 429.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -25,9 +26,11 @@ after(async () => {
   srv.remove();
 });
 
-// The code an authenticator shows now (by the server's clock), computed by oathtool.
-const code = (secret) => execFileSync('oathtool', ['--totp=sha256', '-b', '-N',
+// The code an authenticator shows now (by the server's clock), computed by oathtool with its
+// defaults (HMAC-SHA-1, 6 digits, 30 s), as an app that ignores the otpauth URI's algorithm does.
+const oathtool = (secret, ...options) => execFileSync('oathtool', [...options, '-b', '-N',
   `@${Math.floor(Date.now() / 1000) + srv.offset}`, secret]).toString().trim();
+const code = (secret) => oathtool(secret, '--totp');
 const login = (username, password, totp) =>
   c.req('POST', '/v1/auth/login', { json: totp === undefined ? { username, password } : { username, password, totp } });
 
@@ -52,10 +55,19 @@ test('a role the policy names must enroll a second factor before anything else',
   const begin = await c.req('POST', '/v1/auth/totp', { token });
   assert.equal(begin.status, 201);
   assert.match(begin.json.secret, /^[A-Z2-7]{52}$/);
-  assert.match(begin.json.otpauth_uri, /^otpauth:\/\/totp\/Example%20Medical%20Spa:admin\?secret=[A-Z2-7]+&issuer=Example%20Medical%20Spa&algorithm=SHA256&digits=6&period=30$/);
+  assert.match(begin.json.otpauth_uri, /^otpauth:\/\/totp\/Example%20Medical%20Spa:admin\?secret=[A-Z2-7]+&issuer=Example%20Medical%20Spa&algorithm=SHA1&digits=6&period=30$/);
+  assert.equal(new URL(begin.json.otpauth_uri).searchParams.get('secret'), begin.json.secret);
+  assert.deepEqual([begin.json.algorithm, begin.json.digits, begin.json.period], ['SHA1', 6, 30]);
   const wrong = await c.req('POST', '/v1/auth/totp/confirm', { token, json: { code: '000000' } });
   assert.equal(wrong.status, 400);
   assert.equal(wrong.json.field, 'code');
+  // The SHA-256 code of the same secret and moment (what the server once computed) is not it.
+  const sha256 = oathtool(begin.json.secret, '--totp=sha256');
+  if (sha256 !== code(begin.json.secret)) {
+    const old = await c.req('POST', '/v1/auth/totp/confirm', { token, json: { code: sha256 } });
+    assert.equal(old.status, 400);
+    assert.equal(old.json.field, 'code');
+  }
   const ok = await c.req('POST', '/v1/auth/totp/confirm', { token, json: { code: code(begin.json.secret) } });
   assert.deepEqual(ok.json, { mfa_enrolled: true });
   secrets.admin = begin.json.secret;

@@ -1,4 +1,5 @@
-// Records: create, read, list with pages, update (merge, null removes), delete; storage rules.
+// Records: create, read, list with pages, update (merge, null removes), delete (what the law does
+// not keep); storage rules.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, world } from './lib/harness.js';
@@ -16,7 +17,7 @@ after(async () => {
 const base = () => `/v1/subjects/${w.subject}/records`;
 const prov = (method, path, json) => w.c.req(method, path, { token: w.tokens.prov1, purpose: 'treatment', json });
 
-test('create, read, update and delete a visit', async () => {
+test('create, read and update a visit; delete a note', async () => {
   const c = await prov('POST', `${base()}/visits`, { date: '2026-10-01', reason: 'check-up', notes: 'fine', });
   assert.equal(c.status, 201);
   assert.match(c.json.id, /^rec_/);
@@ -30,12 +31,19 @@ test('create, read, update and delete a visit', async () => {
   assert.deepEqual(u.json.fields, { date: '2026-10-01', reason: 'follow-up' });
   const r2 = await prov('GET', `${base()}/visits/${id}`);
   assert.deepEqual(r2.json.fields, { date: '2026-10-01', reason: 'follow-up' });
-  const d = await prov('DELETE', `${base()}/visits/${id}`);
+  // A visit is a medical record the law keeps (keep.test.js): what a user deletes is their note.
+  const kept = await prov('DELETE', `${base()}/visits/${id}`);
+  assert.equal(kept.status, 409);
+  assert.equal(kept.json.reason, 'retention-keeps');
+  const self = (method, path, json) => w.c.req(method, path, { token: w.tokens.grace, purpose: 'self', json });
+  const n = await self('POST', `${base()}/messages`, { text: 'ask about the rash', sent_at: '2026-10-01T09:00:00Z' });
+  assert.equal(n.status, 201);
+  const d = await self('DELETE', `${base()}/messages/${n.json.id}`);
   assert.equal(d.status, 204);
   assert.equal(d.text, '');
-  assert.equal((await prov('GET', `${base()}/visits/${id}`)).status, 404);
-  assert.equal((await prov('DELETE', `${base()}/visits/${id}`)).status, 404);
-  assert.equal((await prov('PATCH', `${base()}/visits/${id}`, { notes: 'x' })).status, 404);
+  assert.equal((await self('GET', `${base()}/messages/${n.json.id}`)).status, 404);
+  assert.equal((await self('DELETE', `${base()}/messages/${n.json.id}`)).status, 404);
+  assert.equal((await self('PATCH', `${base()}/messages/${n.json.id}`, { text: 'x' })).status, 404);
 });
 
 test('values keep their JSON types', async () => {

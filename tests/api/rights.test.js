@@ -313,9 +313,23 @@ test('an accepted amendment changes the record and keeps the old value in its hi
   const entry = (await auditOf(w, w.subject)).find((a) => a.action === 'request.complete' && a.record === r.json.id && a.decision === 'permit');
   assert.equal(entry.collection, 'visits');
   assert.deepEqual(entry.categories, ['user.health.medical_record']);
-  // Deleting the record takes its history with it.
-  assert.equal((await w.c.req('DELETE', `/v1/subjects/${w.subject}/records/visits/${rec}`, { token: w.tokens.prov1, purpose: 'treatment' })).status, 204);
-  assert.equal(sqlite(srv.data, `SELECT count(*) FROM record_history WHERE record_id = '${rec}'`).trim(), '0');
+  // The visit is a medical record the law keeps: it cannot be deleted, and its history stays.
+  const kept = await w.c.req('DELETE', `/v1/subjects/${w.subject}/records/visits/${rec}`, { token: w.tokens.prov1, purpose: 'treatment' });
+  assert.equal(kept.status, 409);
+  assert.equal(kept.json.reason, 'retention-keeps');
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM record_history WHERE record_id = '${rec}'`).trim(), '1');
+  // Deleting a record that may be deleted (the person's own note) takes its history with it.
+  const note = await w.c.req('POST', `/v1/subjects/${w.subject}/records/messages`, { token: w.tokens.grace, purpose: 'self',
+    json: { text: 'call me on Tuesdays', sent_at: '2026-06-01T09:00:00Z' } });
+  assert.equal(note.status, 201, note.text);
+  const n = await file(w.subject, { type: 'amend', details: { collection: 'messages', record: note.json.id,
+    fields: { text: 'call me on Thursdays' } } });
+  assert.equal((await move(n.json.id, 'verify', { method: 'account' })).status, 200);
+  x = await move(n.json.id, 'complete', {});
+  assert.equal(x.status, 200, x.text);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM record_history WHERE record_id = '${note.json.id}'`).trim(), '1');
+  assert.equal((await w.c.req('DELETE', `/v1/subjects/${w.subject}/records/messages/${note.json.id}`, { token: w.tokens.grace, purpose: 'self' })).status, 204);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM record_history WHERE record_id = '${note.json.id}'`).trim(), '0');
 });
 
 test('objection and withdrawal withdraw consents through the ledger; a complaint is answered', async () => {

@@ -154,7 +154,7 @@ test('GET /v1/policy shows the policy in force to anyone', async () => {
   assert.match(r.json.version, /^[0-9a-f]{32}$/);
   assert.equal(r.json.organization.name, 'Example Medical Spa');
   assert.equal(r.json.minimum_age, 18);
-  assert.deepEqual(Object.keys(r.json.collections).sort(), ['payments', 'profile', 'usage', 'visits']);
+  assert.deepEqual(Object.keys(r.json.collections).sort(), ['messages', 'payments', 'profile', 'usage', 'visits']);
   assert.deepEqual(r.json.collections.visits, { date: 'user.health.medical_record', reason: 'user.health.medical_record', notes: 'user.health.medical_record' });
   assert.deepEqual(r.json.purposes.treatment.roles, ['provider']);
   assert.deepEqual(r.json.purposes.marketing.requires, ['marketing_email']);

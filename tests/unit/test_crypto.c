@@ -212,16 +212,17 @@ test_signatures(void **state)
     pv_signer_free(s);
 }
 
-/* RFC 6238 appendix B, the SHA-256 column (8 digits), and RFC 4648's base32 vectors. */
+/* RFC 6238 appendix B, the SHA-1 column (8 digits; its 20-byte seed), and RFC 4648's base32
+ * vectors. */
 static void
 test_totp_and_base32(void **state)
 {
-    static const unsigned char seed[] = "12345678901234567890123456789012";
+    static const unsigned char seed[] = "12345678901234567890";
     static const struct {
         int64_t t;
         uint32_t code;
-    } vectors[] = {{59, 46119246},         {1111111109, 68084774}, {1111111111, 67062674},
-                   {1234567890, 91819424}, {2000000000, 90698825}, {20000000000, 77737706}};
+    } vectors[] = {{59, 94287082},         {1111111109, 7081804},  {1111111111, 14050471},
+                   {1234567890, 89005924}, {2000000000, 69279037}, {20000000000, 65353130}};
     static const char *const b32[][2] = {{"", ""},
                                          {"f", "MY"},
                                          {"fo", "MZXQ"},
@@ -234,21 +235,26 @@ test_totp_and_base32(void **state)
 
     (void)state;
     for (size_t i = 0; i < PV_ARRAY_LEN(vectors); i++) {
-        assert_int_equal(pv_totp_code(seed, 32, vectors[i].t / 30, 8), vectors[i].code);
-        assert_int_equal(pv_totp_code(seed, 32, vectors[i].t / 30, 6), vectors[i].code % 1000000);
+        assert_int_equal(pv_totp_code(seed, 20, vectors[i].t / 30, 8), vectors[i].code);
+        assert_int_equal(pv_totp_code(seed, 20, vectors[i].t / 30, 6), vectors[i].code % 1000000);
     }
-    /* 1234567890 -> step 41152263, code 819424: accepted a step either side, never twice. */
-    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890, 0, &step), 0);
+    /* 1234567890 -> step 41152263, code 005924 (its leading zeros are part of it): accepted a
+     * step either side, never twice. */
+    assert_int_equal(pv_totp_verify(seed, 20, "005924", 1234567890, 0, &step), 0);
     assert_int_equal(step, 41152263);
-    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890 + 30, 0, &step), 0);
-    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890 - 30, 0, &step), 0);
-    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890 + 60, 0, &step), PV_ELOGIN);
-    assert_int_equal(pv_totp_verify(seed, 32, "819424", 1234567890, 41152263, &step), PV_ELOGIN);
-    assert_int_equal(pv_totp_verify(seed, 32, "819425", 1234567890, 0, &step), PV_ELOGIN);
-    assert_int_equal(pv_totp_verify(seed, 32, "81942", 1234567890, 0, &step), PV_ELOGIN);
-    assert_int_equal(pv_totp_verify(seed, 32, "8194240", 1234567890, 0, &step), PV_ELOGIN);
-    assert_int_equal(pv_totp_verify(seed, 32, "81942a", 1234567890, 0, &step), PV_ELOGIN);
-    assert_int_equal(pv_totp_verify(seed, 32, NULL, 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 20, "005924", 1234567890 + 30, 0, &step), 0);
+    assert_int_equal(pv_totp_verify(seed, 20, "005924", 1234567890 - 30, 0, &step), 0);
+    assert_int_equal(pv_totp_verify(seed, 20, "005924", 1234567890 + 60, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 20, "005924", 1234567890, 41152263, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 20, "005925", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 20, "5924", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 20, "0059240", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 20, "00592a", 1234567890, 0, &step), PV_ELOGIN);
+    assert_int_equal(pv_totp_verify(seed, 20, NULL, 1234567890, 0, &step), PV_ELOGIN);
+    /* The SHA-256 code of the same step (RFC 6238's SHA-256 column, 32-byte seed) is not ours. */
+    assert_int_equal(pv_totp_verify((const unsigned char *)"12345678901234567890123456789012", 32,
+                                    "819424", 1234567890, 0, &step),
+                     PV_ELOGIN);
     for (size_t i = 0; i < PV_ARRAY_LEN(b32); i++) {
         assert_int_equal(
             pv_base32_encode((const unsigned char *)b32[i][0], strlen(b32[i][0]), out, sizeof out),

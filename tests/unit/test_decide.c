@@ -403,6 +403,128 @@ test_who_acts_for_whom(void **state)
     pv_policy_free(p);
 }
 
+/*
+ * What the law keeps is not deleted before its time, whoever asks. Each row
+ * is a delete (or, to show the rule is only about deleting, another action)
+ * with the facts the vault gathers for it: the fields holding a value whose
+ * retention has not ended, and whether a legal hold is in force.
+ */
+/* A table row, in reading order: padding does not matter here. */
+struct krow {           /* NOLINT(clang-analyzer-optin.performance.Padding) */
+    const char *policy; /* under tests/unit/policies/good, or NULL: the example policy */
+    const char *role, *purpose;
+    enum pv_action action;
+    const char *collection;
+    int self, assigned, held;
+    const char *unexpired; /* comma-separated fields */
+    int permit, err;
+    const char *reason;
+};
+
+#define KD "keep-and-dispose.yaml"
+
+static const struct krow krows[] = {
+    /* a visit is a medical record, kept 7 years: neither its provider nor its patient deletes it */
+    {NULL, "provider", "treatment", PV_ACT_DELETE, "visits", 0, 1, 0, "date,reason,notes", 0,
+     PV_ECONFLICT, "retention-keeps"},
+    {NULL, "patient", "self", PV_ACT_DELETE, "visits", 1, 0, 0, "date", 0, PV_ECONFLICT,
+     "retention-keeps"},
+    {NULL, "privacy_officer", "legal", PV_ACT_DELETE, "visits", 0, 0, 0, "notes", 0, PV_ECONFLICT,
+     "retention-keeps"},
+    /* past its retention (nothing unexpired), or no such record: the delete may go on */
+    {NULL, "provider", "treatment", PV_ACT_DELETE, "visits", 0, 1, 0, "", 1, 0, "permit"},
+    /* payments are kept 7 years too (the card's last digits and the amount) */
+    {NULL, "staff", "payment", PV_ACT_DELETE, "payments", 0, 0, 0, "amount", 0, PV_ECONFLICT,
+     "retention-keeps"},
+    /* the person's own messages: a deletion disposes of them, so they go at any time */
+    {NULL, "patient", "self", PV_ACT_DELETE, "messages", 1, 0, 0, "text,sent_at", 1, 0, "permit"},
+    /* a legal hold is checked first */
+    {NULL, "provider", "treatment", PV_ACT_DELETE, "visits", 0, 1, 1, "date,reason,notes", 0,
+     PV_ECONFLICT, "legal-hold"},
+    {NULL, "patient", "self", PV_ACT_DELETE, "messages", 1, 0, 1, "text", 0, PV_ECONFLICT,
+     "legal-hold"},
+    /* and the policy's own denials before both: a refusal tells a stranger nothing of the record */
+    {NULL, "provider", "treatment", PV_ACT_DELETE, "visits", 0, 0, 1, "date", 0, PV_EDENIED,
+     "not-assigned"},
+    {NULL, "patient", "self", PV_ACT_DELETE, "visits", 0, 0, 0, "date", 0, PV_EDENIED,
+     "not-own-subject"},
+    {NULL, "staff", "operations", PV_ACT_DELETE, "visits", 0, 0, 0, "date", 0, PV_EDENIED,
+     "purpose-excludes-field"},
+    /* only deleting is refused: the record is still read, corrected and amended */
+    {NULL, "provider", "treatment", PV_ACT_READ, "visits", 0, 1, 0, "date,reason,notes", 1, 0,
+     "permit"},
+    {NULL, "provider", "treatment", PV_ACT_UPDATE, "visits", 0, 1, 0, "date,reason,notes", 1, 0,
+     "permit"},
+    /* a collection holding both: only an unexpired value of a kept category refuses the delete */
+    {KD, "provider", "treatment", PV_ACT_DELETE, "chart", 0, 1, 0, "note", 0, PV_ECONFLICT,
+     "retention-keeps"},
+    {KD, "provider", "treatment", PV_ACT_DELETE, "chart", 0, 1, 0, "note,reading,memo", 0,
+     PV_ECONFLICT, "retention-keeps"},
+    {KD, "provider", "treatment", PV_ACT_DELETE, "chart", 0, 1, 0, "reading,memo", 1, 0, "permit"},
+    {KD, "patient", "self", PV_ACT_DELETE, "chart", 1, 0, 0, "memo", 1, 0, "permit"},
+    {KD, "patient", "self", PV_ACT_DELETE, "chart", 1, 0, 0, "note,memo", 0, PV_ECONFLICT,
+     "retention-keeps"},
+    {KD, "provider", "triage", PV_ACT_DELETE, "chart", 0, 1, 0, "note", 0, PV_EDENIED,
+     "purpose-excludes-field"},
+};
+
+static void
+test_deletion_keeps_what_the_law_keeps(void **state)
+{
+    struct pv_policy *example, *p;
+    char path[512];
+
+    (void)state;
+    test_snprintf(path, sizeof path, "%s/policies/example.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &example, NULL), 0);
+    for (size_t i = 0; i < PV_ARRAY_LEN(krows); i++) {
+        const struct krow *r = &krows[i];
+        struct pv_facts f;
+        struct pv_decision d;
+
+        p = example;
+        if (r->policy) {
+            test_snprintf(path, sizeof path, "%s/tests/unit/policies/good/%s", source_dir(),
+                          r->policy);
+            assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+        }
+        memset(&f, 0, sizeof f);
+        f.role = pv_policy_role(p, r->role);
+        if (f.role < 0)
+            fail_msg("krow %zu: no role %s", i, r->role);
+        f.purpose = r->purpose;
+        f.action = r->action;
+        f.collection = pv_policy_collection(p, r->collection);
+        if (f.collection < 0)
+            fail_msg("krow %zu: no collection %s", i, r->collection);
+        f.self = r->self;
+        f.has_subject = r->self;
+        f.assigned = r->assigned;
+        f.held = r->held;
+        f.unexpired = mask_of(p, f.collection, r->unexpired, 0);
+        if (r->action == PV_ACT_UPDATE)
+            f.fields = f.unexpired;
+        pv_policy_decide(p, &f, &d);
+        if (d.permit != r->permit || d.err != r->err || strcmp(d.reason, r->reason) != 0)
+            fail_msg("krow %zu (%s %s %s %s [%s]%s): got %s/%s, want %s/%s", i, r->role, r->purpose,
+                     pv_action_name(r->action), r->collection, r->unexpired, r->held ? " held" : "",
+                     d.permit ? "permit" : "deny", d.reason, r->permit ? "permit" : "deny",
+                     r->reason);
+        if (!d.permit)
+            assert_int_equal(d.fields, 0);
+        if (p != example)
+            pv_policy_free(p);
+    }
+    /* The mask of what a deletion keeps, from the categories alone. */
+    assert_int_equal(
+        pv_kept_fields(example, &example->collections[pv_policy_collection(example, "visits")]),
+        mask_of(example, pv_policy_collection(example, "visits"), "date,reason,notes", 0));
+    assert_int_equal(
+        pv_kept_fields(example, &example->collections[pv_policy_collection(example, "messages")]),
+        0);
+    pv_policy_free(example);
+}
+
 static void
 test_decision_table(void **state)
 {
@@ -851,6 +973,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_table),
+        cmocka_unit_test(test_deletion_keeps_what_the_law_keeps),
         cmocka_unit_test(test_who_acts_for_whom),
         cmocka_unit_test(test_contact_and_disclosure),
         cmocka_unit_test(test_marketing_on_health_data),
