@@ -406,11 +406,12 @@ enum pv_export_format { PV_EXPORT_JSON, PV_EXPORT_FHIR, PV_EXPORT_HTML };
 
 /*
  * Everything held on subject that the purpose may see, opened, each value
- * with its category and source: as phivault's JSON, as a FHIR R4 Bundle
- * (*json), or as a printable HTML page (*html, NUL-terminated, free()).
+ * with its category and source: as phivault's JSON (*text), as a FHIR R4
+ * Bundle (*json), or as a printable HTML page (*text). *text is
+ * NUL-terminated, for free() after it is wiped: it holds plaintext.
  */
 int pv_vault_export(struct pv_vault *v, struct pv_call *call, const char *subject,
-                    enum pv_export_format format, json_t **json, char **html);
+                    enum pv_export_format format, json_t **json, char **text);
 /* The right to know: the past 12 months' categories, sources, purposes, recipients, pieces. */
 int pv_vault_know(struct pv_vault *v, struct pv_call *call, const char *subject, json_t **out);
 
