@@ -500,6 +500,7 @@ pv_vault_export(struct pv_vault *v, struct pv_call *call, const char *subject,
     json_t *doc = NULL, *consents = NULL, *prefs = NULL, *birth = NULL;
     int rc, u;
 
+    memset(&s, 0, sizeof s);
     rc = exp_init(&x, v, call, subject, "subject.export");
     if (format == PV_EXPORT_JSON)
         x.out = &rows;
