@@ -21,6 +21,7 @@ int pv_cmd_backup(int argc, char **argv);
 int pv_cmd_restore(int argc, char **argv);
 int pv_cmd_keys_rotate(int argc, char **argv);
 int pv_cmd_keys_check(int argc, char **argv);
+int pv_cmd_notice(int argc, char **argv);
 
 struct pv_vault;
 /* Open the data directory's vault, printing what went wrong; 0 or the error. */

@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"restore", NULL, pv_cmd_restore, "restore --keys KEYDIR --data DIR BACKUP"},
     {"keys", "rotate", pv_cmd_keys_rotate, "keys rotate --data DIR"},
     {"keys", "check", pv_cmd_keys_check, "keys check --data DIR"},
+    {"notice", NULL, pv_cmd_notice, "notice POLICY [--format md|html]"},
 };
 
 static int

@@ -157,5 +157,9 @@ int pv_h_know(struct pv_req *r, struct pv_resp *out);
 int pv_h_disclosure_record(struct pv_req *r, struct pv_resp *out);
 int pv_h_disclosure_accounting(struct pv_req *r, struct pv_resp *out);
 int pv_h_records_delete_all(struct pv_req *r, struct pv_resp *out);
+/* the privacy notice, breach look-up, vendor register (h_transparency.c) */
+int pv_h_notice(struct pv_req *r, struct pv_resp *out);
+int pv_h_touched(struct pv_req *r, struct pv_resp *out);
+int pv_h_vendors(struct pv_req *r, struct pv_resp *out);
 
 #endif

@@ -102,6 +102,10 @@ const struct pv_route pv_routes[] = {
      "disclosure.accounting"},
     {"DELETE", "/v1/subjects/{id}/records/{collection}", pv_h_records_delete_all, PV_AUTH_DATA, 0,
      "record.delete_all"},
+    /* transparency: the notice, whose data a credential or period touched, the vendors */
+    {"GET", "/v1/notice", pv_h_notice, PV_AUTH_NONE, 0, NULL},
+    {"GET", "/v1/audit/touched", pv_h_touched, PV_AUTH_USER, 0, NULL},
+    {"GET", "/v1/vendors", pv_h_vendors, PV_AUTH_USER, 0, NULL},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);

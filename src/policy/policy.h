@@ -455,4 +455,19 @@ const char *pv_right_name(int i);
  */
 int pv_policy_right(const struct pv_policy *p, const char *name, int *days, int *extension_days);
 
+/* ---- the privacy notice (notice.c) ------------------------------------------------ */
+
+enum pv_notice_fmt { PV_NOTICE_MD, PV_NOTICE_HTML };
+
+/* "md" or "html" to enum pv_notice_fmt; -1 for anything else. */
+int pv_policy_notice_format(const char *s);
+/*
+ * Append the privacy notice people read, rendered from p, to out: what is
+ * collected, why, who receives it, the choices, the rights with their
+ * deadlines, retention, age, contacts and complaint channels, version and
+ * effective date. HTML is a whole page, every text from the policy escaped.
+ * PV_EINVAL for an unknown format, PV_ETOOBIG past out's maximum.
+ */
+int pv_policy_notice(const struct pv_policy *p, int format, struct pv_buf *out);
+
 #endif

@@ -742,4 +742,35 @@ int pv_store_records_delete_all(struct pv_conn *c, const char *subject_id, const
 /* A deletion request: the person's confidential-communications choices and addresses go. */
 int pv_store_contact_prefs_delete(struct pv_conn *c, const char *subject_id);
 
+/* ---- breach and vendor register (transparency.c) ------------------------------------ */
+
+/* Which entries count: NULL / 0 leave a condition out. */
+struct pv_touched_filter {
+    const char *actor;      /* user or service key id */
+    const char *credential; /* session id, or "key:<name>" */
+    int64_t from_ms, to_ms; /* the period, inclusive */
+};
+
+/* One subject whose data the entries reached, from the permitted entries naming them. */
+struct pv_touched {
+    const char *subject;
+    int64_t first_ms, last_ms, entries;
+    const char *actions;     /* comma-separated, distinct */
+    const char *categories;  /* comma-separated lists, joined by commas (may repeat keys) */
+    const char *credentials; /* comma-separated, distinct */
+};
+
+/*
+ * Every subject a permitted audit entry matching f names, in id order, one
+ * call each; entries of audit searches (action audit.*) reach no personal
+ * value and do not count. A denied entry touched nothing.
+ */
+int pv_store_audit_touched(struct pv_conn *c, const struct pv_touched_filter *f,
+                           int (*cb)(const struct pv_touched *t, void *arg), void *arg);
+/* Per recipient with any disclosure: how many, to how many subjects, the latest time. */
+int pv_store_disclosure_totals(struct pv_conn *c,
+                               int (*cb)(const char *recipient, int64_t disclosures,
+                                         int64_t subjects, int64_t last_ms, void *arg),
+                               void *arg);
+
 #endif

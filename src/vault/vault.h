@@ -427,4 +427,22 @@ int pv_vault_disclosure_accounting(struct pv_vault *v, struct pv_call *call, con
 int pv_vault_records_delete_all(struct pv_vault *v, struct pv_call *call, const char *subject,
                                 const char *collection, json_t **out);
 
+/* ---- breach notification and the vendor register (transparency.c) ------------------ */
+
+/*
+ * Whose data the permitted audit entries matching f touched: each subject
+ * with the first and last time, the count, the actions, categories and
+ * credentials; no one else. The audit power only; audited (audit.touched).
+ */
+int pv_vault_audit_touched(struct pv_vault *v, struct pv_call *call,
+                           const struct pv_touched_filter *f, json_t **out);
+/*
+ * The register of vendors: each recipient of the policy with its kind, its
+ * business associate agreement, the categories it may receive, whether it may
+ * ever receive health information, and what was disclosed to it; recipients
+ * of earlier policies that received data. The audit power only; audited
+ * (vendors.read).
+ */
+int pv_vault_vendors(struct pv_vault *v, struct pv_call *call, json_t **out);
+
 #endif

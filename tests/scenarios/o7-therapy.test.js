@@ -1,0 +1,250 @@
+// O7 Therapy runs on phivault from policies/o7-therapy.yaml: every promise of its notice tagged
+// O7 in REQUIREMENTS.md, through the HTTP API, as the client, the therapist, the support staff,
+// the privacy officer and an attacker would. Also: whose data a stolen credential touched (G5).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ADMIN_PASSWORD, cli, PASSWORD, SRC, sqlite, startServer } from '../api/lib/harness.js';
+
+const POLICY = path.join(SRC, 'policies', 'o7-therapy.yaml');
+const DAY = 86400;
+
+let srv, c, version;
+const tokens = {};
+const users = {};
+before(async () => {
+  srv = await startServer({ policy: POLICY });
+  c = srv.client;
+  tokens.admin = await c.login('admin', ADMIN_PASSWORD);
+  for (const [name, role] of [['support1', 'staff'], ['therapist1', 'provider'], ['therapist2', 'provider'], ['po1', 'privacy_officer']]) {
+    const r = await c.req('POST', '/v1/users', { token: tokens.admin, json: { username: name, password: PASSWORD(name), role } });
+    assert.equal(r.status, 201, r.text);
+    users[name] = r.json.id;
+    tokens[name] = await c.login(name, PASSWORD(name));
+  }
+  version = (await c.req('GET', '/v1/policy')).json.version;
+});
+after(async () => {
+  await srv.stop();
+  srv.remove();
+});
+
+const as = (who, purpose) => ({ token: tokens[who], purpose });
+
+// A client known by a nickname only, with an account of their own and a therapist.
+async function client(nickname, birth = '1990-04-12') {
+  const r = await c.req('POST', '/v1/subjects', { ...as('support1', 'operations'),
+    json: { policy_version: version, birth_date: birth, source: 'web', profile: { nickname, email: `${nickname}@example.org` } } });
+  assert.equal(r.status, 201, r.text);
+  const u = await c.req('POST', '/v1/users', { token: tokens.admin,
+    json: { username: nickname, password: PASSWORD(nickname), role: 'patient', subject_id: r.json.id } });
+  assert.equal(u.status, 201, u.text);
+  users[nickname] = u.json.id;
+  tokens[nickname] = await c.login(nickname, PASSWORD(nickname));
+  assert.equal((await c.req('POST', `/v1/subjects/${r.json.id}/assignments`, { ...as('support1', 'operations'),
+    json: { provider: users.therapist1 } })).status, 201);
+  return r.json.id;
+}
+
+const message = (s, who, purpose, text) => c.req('POST', `/v1/subjects/${s}/records/messages`,
+  { ...as(who, purpose), json: { text, sent_at: '2026-05-01T10:00:00Z' } });
+
+test('a nickname is enough (A5); a real name is not asked for, and a field that is not declared is refused', async () => {
+  const s = await client('bluejay');
+  const me = await c.req('GET', `/v1/subjects/${s}`, as('bluejay', 'self'));
+  assert.deepEqual(me.json.profile.fields, { nickname: 'bluejay', email: 'bluejay@example.org', birth_date: '1990-04-12' });
+  const named = await c.req('POST', '/v1/subjects', { ...as('support1', 'operations'),
+    json: { policy_version: version, birth_date: '1990-04-12', profile: { nickname: 'x', name: 'Real Name' } } });
+  assert.equal(named.status, 422);
+  assert.equal(named.json.field, 'name');
+});
+
+test('the age line (A2): under 18 not enrolled; a child under 13 found later is erased at once', async () => {
+  const y = new Date().getUTCFullYear();
+  const teen = await c.req('POST', '/v1/subjects', { ...as('support1', 'operations'),
+    json: { policy_version: version, birth_date: `${y - 16}-01-01`, profile: { nickname: 'teen' } } });
+  assert.equal(teen.status, 422);
+  assert.equal(teen.json.type, '/problems/under-minimum-age');
+  const s = await client('sparrow');
+  assert.equal((await message(s, 'sparrow', 'self', 'hello')).status, 201);
+  // 13 to 17: only the chat; a payment record is refused.
+  assert.equal((await c.req('PUT', `/v1/subjects/${s}/birth-date`, { ...as('po1', 'operations'),
+    json: { birth_date: `${y - 15}-01-01` } })).status, 200);
+  assert.equal((await message(s, 'sparrow', 'self', 'still here')).status, 201);
+  const pay = await c.req('POST', `/v1/subjects/${s}/records/payments`, { ...as('support1', 'payment'),
+    json: { card_last4: '4242', amount: '60', date: '2026-05-01' } });
+  assert.equal(pay.status, 403);
+  // Under 13 without verified parental consent: removed from the servers.
+  const r = await c.req('PUT', `/v1/subjects/${s}/birth-date`, { ...as('po1', 'operations'), json: { birth_date: `${y - 11}-06-01` } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${s}'`).trim(), '0');
+  assert.equal(sqlite(srv.data, `SELECT status FROM subjects WHERE id = '${s}'`).trim(), 'erased');
+});
+
+test('messages (E10, G6): the client and their therapist only; one or all deleted by the client; sessions never recorded', async () => {
+  const s = await client('heron');
+  const m1 = await message(s, 'heron', 'self', 'I could not sleep again');
+  const m2 = await message(s, 'therapist1', 'treatment', 'Let us talk about your evenings');
+  const m3 = await message(s, 'heron', 'self', 'ok');
+  for (const m of [m1, m2, m3]) assert.equal(m.status, 201, m.text);
+  // Another therapist, the support staff, and marketing see none of it.
+  assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('therapist2', 'treatment'))).status, 403);
+  assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('support1', 'operations'))).status, 403);
+  assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('support1', 'marketing'))).status, 403);
+  // Stored sealed: the text is nowhere in the database in the clear.
+  assert.ok(!sqlite(srv.data, "SELECT hex(body) FROM records WHERE collection = 'messages'").includes(
+    Buffer.from('could not sleep').toString('hex').toUpperCase()));
+  // A recording is refused: there is nowhere to hold one.
+  const rec = await c.req('POST', `/v1/subjects/${s}/records/recordings`, { ...as('therapist1', 'treatment'), json: { audio: 'UklGRg==' } });
+  assert.equal(rec.status, 404);
+  const inMsg = await c.req('POST', `/v1/subjects/${s}/records/messages`, { ...as('therapist1', 'treatment'),
+    json: { text: 'session', recording: 'UklGRg==' } });
+  assert.deepEqual([inMsg.status, inMsg.json.field], [422, 'recording']);
+  assert.deepEqual((await c.req('GET', '/v1/policy')).json.recordings, { recorded: false, category: 'user.health.recording' });
+  // Delete one message, then all.
+  assert.equal((await c.req('DELETE', `/v1/subjects/${s}/records/messages/${m1.json.id}`, as('heron', 'self'))).status, 204);
+  let list = await c.req('GET', `/v1/subjects/${s}/records/messages`, as('heron', 'self'));
+  assert.deepEqual(list.json.records.map((r) => r.id).sort(), [m2.json.id, m3.json.id].sort());
+  const all = await c.req('DELETE', `/v1/subjects/${s}/records/messages`, as('heron', 'self'));
+  assert.equal(all.status, 200, all.text);
+  list = await c.req('GET', `/v1/subjects/${s}/records/messages`, as('heron', 'self'));
+  assert.deepEqual(list.json.records, []);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${s}' AND collection = 'messages'`).trim(), '0');
+  // Another therapist cannot delete them.
+  const m4 = await message(s, 'heron', 'self', 'new start');
+  assert.equal((await c.req('DELETE', `/v1/subjects/${s}/records/messages/${m4.json.id}`, as('therapist2', 'treatment'))).status, 403);
+});
+
+test('usage data (A7, D5, F1): apart from health data, tracking only with cookie consent, kept 6 months', async () => {
+  const s = await client('wren');
+  let r = await c.req('POST', `/v1/subjects/${s}/usage`, { ...as('support1', 'analytics'),
+    json: { ip: '198.51.100.7', device: 'dev-123', page: '/chat' } });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.dropped.sort(), ['device', 'page']);
+  assert.equal((await c.req('PUT', `/v1/subjects/${s}/cookies`, { ...as('wren', 'self'),
+    json: { analytics: true, functional: true } })).status, 200);
+  r = await c.req('POST', `/v1/subjects/${s}/usage`, { ...as('support1', 'analytics'),
+    json: { ip: '198.51.100.7', device: 'dev-123', page: '/chat' } });
+  assert.deepEqual(r.json.dropped, []);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${s}' AND collection = 'usage'`).trim(), '0');
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM usage_events WHERE subject_id = '${s}'`).trim(), '2');
+  // The message stays (while the account is open); usage data goes after 6 months.
+  assert.equal((await message(s, 'wren', 'self', 'hi')).status, 201);
+  srv.advance(200 * DAY);
+  const sweep = cli(['sweep', '--data', srv.data], { env: srv.env() });
+  assert.equal(sweep.status, 0, sweep.stderr);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM usage_events WHERE subject_id = '${s}'`).trim(), '0');
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${s}' AND collection = 'messages'`).trim(), '1');
+  // The aggregate that outlives it (F3) names nobody.
+  assert.ok(Number(sqlite(srv.data, "SELECT count(*) FROM deidentified WHERE collection = 'usage'").trim()) >= 1);
+  srv.advance(-200 * DAY);
+  for (const n of ['support1', 'therapist1', 'therapist2', 'po1', 'admin']) tokens[n] = await c.login(n, n === 'admin' ? ADMIN_PASSWORD : PASSWORD(n));
+});
+
+test('rights (B5, E3, E5, E6, E7, F4): restrict, object, withdraw, export, delete; a legal hold keeps the data', async () => {
+  for (const n of ['bluejay', 'heron', 'wren']) tokens[n] = await c.login(n, PASSWORD(n));
+  const s = await client('finch');
+  assert.equal((await message(s, 'finch', 'self', 'hello')).status, 201);
+  // Restriction: stored only.
+  assert.equal((await c.req('POST', `/v1/subjects/${s}/restriction`, as('finch', 'self'))).status, 200);
+  assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('therapist1', 'treatment'))).status, 403);
+  assert.equal((await c.req('DELETE', `/v1/subjects/${s}/restriction`, as('finch', 'self'))).status, 200);
+  // Marketing email is opt-out: objecting withdraws it, and news stop.
+  const mk = () => c.req('GET', `/v1/subjects/${s}/contact-check?channel=email&purpose=marketing`, as('support1', 'marketing'));
+  assert.equal((await mk()).json.allowed, true);
+  const po = (rid, step, json = {}) => c.req('POST', `/v1/requests/${rid}/${step}`, { ...as('po1', 'rights'), json });
+  const obj = await c.req('POST', `/v1/subjects/${s}/requests`, { ...as('finch', 'self'), json: { type: 'object', source: 'web' } });
+  assert.equal(obj.status, 201, obj.text);
+  assert.equal((await po(obj.json.id, 'verify', { method: 'account' })).status, 200);
+  assert.equal((await po(obj.json.id, 'complete')).status, 200);
+  assert.equal((await mk()).json.allowed, false);
+  // Withdrawal of a consent: the analytics cookies.
+  await c.req('PUT', `/v1/subjects/${s}/cookies`, { ...as('finch', 'self'), json: { analytics: true } });
+  const wd = await c.req('POST', `/v1/subjects/${s}/consents`, { ...as('finch', 'self'),
+    json: { kind: 'cookies_analytics', action: 'withdraw', source: 'web' } });
+  assert.equal(wd.status, 201, wd.text);
+  // Portability: a structured, machine-readable copy.
+  const fhir = await c.req('GET', `/v1/subjects/${s}/export?format=fhir`, as('finch', 'self'));
+  assert.equal(fhir.status, 200);
+  assert.equal(fhir.json.resourceType, 'Bundle');
+  // A legal hold blocks deletion while a dispute lasts.
+  const hold = await c.req('POST', `/v1/subjects/${s}/holds`, { ...as('po1', 'legal'), json: { reason: 'dispute over a refund' } });
+  assert.equal(hold.status, 201, hold.text);
+  const del = await c.req('POST', `/v1/subjects/${s}/requests`, { ...as('finch', 'self'), json: { type: 'delete', source: 'web' } });
+  assert.equal((await po(del.json.id, 'verify', { method: 'account' })).status, 200);
+  const blocked = await c.req('POST', `/v1/requests/${del.json.id}/complete`, { ...as('po1', 'legal'), json: {} });
+  assert.equal(blocked.status, 409);
+  assert.equal((await c.req('DELETE', `/v1/subjects/${s}/holds/${hold.json.id}`, as('po1', 'legal'))).status, 200);
+  const done = await c.req('POST', `/v1/requests/${del.json.id}/complete`, { ...as('po1', 'legal'), json: {} });
+  assert.equal(done.status, 200, done.text);
+  // Nothing of O7's is kept past a deletion: the account, messages and profile go, the key with them.
+  assert.equal(done.json.result.erased, true);
+  assert.equal(sqlite(srv.data, `SELECT status FROM subjects WHERE id = '${s}'`).trim(), 'erased');
+});
+
+test('nothing is sold; card details only as the last 4 digits; vendors never receive health data (C4, A4)', async () => {
+  const s = await client('robin');
+  const card = await c.req('POST', `/v1/subjects/${s}/records/payments`, { ...as('support1', 'payment'),
+    json: { card_last4: '4111111111111111', amount: '60', date: '2026-05-01' } });
+  assert.equal(card.status, 400);
+  assert.equal(card.json.field, 'card_last4');
+  assert.equal((await c.req('POST', `/v1/subjects/${s}/records/payments`, { ...as('support1', 'payment'),
+    json: { card_last4: '1111', amount: '60', date: '2026-05-01' } })).status, 201);
+  assert.equal((await message(s, 'robin', 'self', 'private')).status, 201);
+  const reg = await c.req('GET', '/v1/vendors', { token: tokens.po1 });
+  const byName = Object.fromEntries(reg.json.vendors.map((v) => [v.name, v]));
+  for (const n of ['mixpanel', 'google-analytics', 'payment-processor', 'affiliates', 'business-partners', 'acquirer']) {
+    assert.equal(byName[n].health_data, false, n);
+    assert.equal(byName[n].agreement, 'none', n);
+  }
+  // An analytics vendor asked for the chat: refused, whatever the purpose.
+  const chk = await c.req('GET', `/v1/subjects/${s}/disclosure-check?recipient=mixpanel&collection=messages`, as('po1', 'legal'));
+  assert.equal(chk.json.allowed, false);
+  assert.equal((await c.req('GET', '/v1/policy')).json.consents.includes('sale_sharing'), false);
+});
+
+test('a stolen credential (G5): exactly whose data it touched, and no one else', async () => {
+  const a = await client('kestrel');
+  const b = await client('plover');
+  const untouched = await client('curlew');
+  for (const s of [a, b, untouched]) assert.equal((await message(s, 'therapist1', 'treatment', 'note')).status, 201);
+  // therapist2's session is stolen: the thief reads one client (break-glass is not configured)
+  // and tries another.
+  assert.equal((await c.req('POST', `/v1/subjects/${a}/assignments`, { ...as('support1', 'operations'),
+    json: { provider: users.therapist2 } })).status, 201);
+  const stolen = await c.login('therapist2', PASSWORD('therapist2'));
+  assert.equal((await c.req('GET', `/v1/subjects/${a}/records/messages`, { token: stolen, purpose: 'treatment' })).status, 200);
+  assert.equal((await c.req('GET', `/v1/subjects/${b}/records/messages`, { token: stolen, purpose: 'treatment' })).status, 403);
+  const mine = await c.req('GET', `/v1/audit?actor=${users.therapist2}&limit=1000`, { token: tokens.po1 });
+  const sid = mine.json.entries.filter((e) => e.subject === a && e.action === 'record.list').at(-1).credential;
+  // By session: the one client read; the refused attempt on the other touched nothing.
+  let r = await c.req('GET', `/v1/audit/touched?credential=${sid}`, { token: tokens.po1 });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.subjects.map((x) => x.subject), [a]);
+  assert.deepEqual(r.json.subjects[0].actions, ['record.list']);
+  assert.deepEqual(r.json.subjects[0].categories, ['user.health.therapy_message']);
+  // By user: every session of therapist2; by support1: everyone they enrolled or assigned.
+  r = await c.req('GET', `/v1/audit/touched?actor=${users.therapist2}`, { token: tokens.po1 });
+  assert.deepEqual(r.json.subjects.map((x) => x.subject), [a]);
+  r = await c.req('GET', `/v1/audit/touched?actor=${users.therapist1}`, { token: tokens.po1 });
+  const t1 = r.json.subjects.map((x) => x.subject);
+  for (const s of [a, b, untouched]) assert.ok(t1.includes(s));
+  // By period: only what happened in it.
+  const day = (n) => new Date(Date.now() + n * DAY * 1000).toISOString().slice(0, 10);
+  r = await c.req('GET', `/v1/audit/touched?from=${day(-1)}&to=${day(1)}&credential=${sid}`, { token: tokens.po1 });
+  assert.equal(r.json.count, 1);
+  r = await c.req('GET', `/v1/audit/touched?from=${day(2)}&credential=${sid}`, { token: tokens.po1 });
+  assert.equal(r.json.count, 0);
+  r = await c.req('GET', '/v1/audit/touched?to=2001-01-01', { token: tokens.po1 });
+  assert.deepEqual(r.json.subjects, []);
+  // Bad input: a clear error. Only the privacy officer may ask, and every asking is audited.
+  assert.equal((await c.req('GET', '/v1/audit/touched', { token: tokens.po1 })).status, 400);
+  assert.equal((await c.req('GET', '/v1/audit/touched?from=2026-05-02&to=2026-05-01', { token: tokens.po1 })).status, 400);
+  assert.equal((await c.req('GET', '/v1/audit/touched?from=yesterday', { token: tokens.po1 })).json.field, 'from');
+  const thief = await c.req('GET', `/v1/audit/touched?credential=${sid}`, { token: stolen });
+  assert.equal(thief.status, 403);
+  const asked = await c.req('GET', `/v1/audit?actor=${users.po1}&limit=1000`, { token: tokens.po1 });
+  assert.ok(asked.json.entries.some((e) => e.action === 'audit.touched' && e.decision === 'permit'));
+  const denied = await c.req('GET', `/v1/audit?actor=${users.therapist2}&limit=1000`, { token: tokens.po1 });
+  assert.ok(denied.json.entries.some((e) => e.action === 'audit.touched' && e.decision === 'deny'));
+});
