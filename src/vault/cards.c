@@ -45,9 +45,12 @@ scalar_has_card(const json_t *v)
     return n > 0 && (size_t)n < sizeof digits && pv_card_number_in(digits, (size_t)n);
 }
 
-/* Append one segment to path (at len), dot-separated, client text reduced to safe characters. */
+/*
+ * Append one segment to path (at len), dot-separated; client text (raw 0) is
+ * reduced to safe characters.
+ */
 static void
-path_push(char *path, size_t cap, size_t len, const char *seg)
+path_push(char *path, size_t cap, size_t len, const char *seg, int raw)
 {
     size_t i = len;
 
@@ -55,8 +58,8 @@ path_push(char *path, size_t cap, size_t len, const char *seg)
         path[i++] = '.';
     for (; *seg && i + 1 < cap; seg++) {
         char ch = *seg;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-' || ch == '(' || ch == ')'))
+        if (!raw && !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
             ch = '?';
         path[i++] = ch;
     }
@@ -80,12 +83,12 @@ find_card(const json_t *v, char *path, size_t cap, int top)
         json_object_foreach((json_t *)v, key, m)
         {
             if (pv_card_number_in(key, strlen(key))) {
-                path_push(path, cap, len, "(member name)");
+                path_push(path, cap, len, "(member name)", 1);
                 return 1;
             }
             if (top && unstored_member(key))
                 continue;
-            path_push(path, cap, len, key);
+            path_push(path, cap, len, key, 0);
             if (find_card(m, path, cap, 0))
                 return 1;
             path[len] = '\0';
@@ -97,7 +100,7 @@ find_card(const json_t *v, char *path, size_t cap, int top)
         {
             char idx[24];
             (void)snprintf(idx, sizeof idx, "%zu", i);
-            path_push(path, cap, len, idx);
+            path_push(path, cap, len, idx, 1);
             if (find_card(m, path, cap, 0))
                 return 1;
             path[len] = '\0';

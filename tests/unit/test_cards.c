@@ -57,15 +57,15 @@ test_not_cards(void **state)
 {
     (void)state;
     assert_false(has(""));
-    assert_false(has("4111111111111112"));      /* check digit wrong */
-    assert_false(has("411111111111"));          /* 12 digits */
-    assert_false(has("41111111111111111111"));  /* 20 digits in one group: no card */
-    assert_false(has("0000000000000000"));      /* begins with 0: no issuer */
-    assert_false(has("4111"));                  /* the last 4 digits alone */
-    assert_false(has("+1 555 0142"));           /* a phone number */
-    assert_false(has("2026-11-20"));            /* a date */
+    assert_false(has("4111111111111112"));       /* check digit wrong */
+    assert_false(has("411111111111"));           /* 12 digits */
+    assert_false(has("41111111111111111111"));   /* 20 digits in one group: no card */
+    assert_false(has("0000000000000000"));       /* begins with 0: no issuer */
+    assert_false(has("4111"));                   /* the last 4 digits alone */
+    assert_false(has("+1 555 0142"));            /* a phone number */
+    assert_false(has("2026-11-20"));             /* a date */
     assert_false(has("4111  1111  1111  1111")); /* two spaces end a run: groups of 4 */
-    assert_false(has("4111.1111.1111.1111"));   /* dots are not a card's separators */
+    assert_false(has("4111.1111.1111.1111"));    /* dots are not a card's separators */
     assert_false(has("no digits at all"));
 }
 
@@ -76,28 +76,29 @@ test_length_is_respected(void **state)
     const char s[] = "41111111111111111111";
 
     (void)state;
-    assert_false(pv_card_number_in(s, 15));     /* "411111111111111" fails Luhn */
-    assert_true(pv_card_number_in(s, 16));      /* "4111111111111111" */
+    assert_false(pv_card_number_in(s, 15)); /* "411111111111111" fails Luhn */
+    assert_true(pv_card_number_in(s, 16));  /* "4111111111111111" */
     assert_false(pv_card_number_in("4111111111111111", 0));
 }
 
 static void
 test_policy_section(void **state)
 {
-    static const char text[] = "phivault: 1\n"
-                               "organization: {name: Card Clinic, role: covered_entity}\n"
-                               "effective: 2026-01-01\n"
-                               "minimum_age: 18\n"
-                               "categories:\n"
-                               "  user.name: {retention: account}\n"
-                               "  user.financial.credit_card: {retention: 7y, store: last4}\n"
-                               "collections:\n"
-                               "  profile: {name: user.name}\n"
-                               "  payments: {card_last4: user.financial.credit_card}\n"
-                               "roles: [patient]\n"
-                               "purposes:\n"
-                               "  self: {roles: [patient], categories: [user]}\n"
-                               "payment_cards: {refuse_numbers: true, last4: payments.card_last4}\n";
+    static const char text[] =
+        "phivault: 1\n"
+        "organization: {name: Card Clinic, role: covered_entity}\n"
+        "effective: 2026-01-01\n"
+        "minimum_age: 18\n"
+        "categories:\n"
+        "  user.name: {retention: account}\n"
+        "  user.financial.credit_card: {retention: 7y, store: last4}\n"
+        "collections:\n"
+        "  profile: {name: user.name}\n"
+        "  payments: {card_last4: user.financial.credit_card}\n"
+        "roles: [patient]\n"
+        "purposes:\n"
+        "  self: {roles: [patient], categories: [user]}\n"
+        "payment_cards: {refuse_numbers: true, last4: payments.card_last4}\n";
     struct pv_policy *p = NULL;
     struct pv_buf errors;
 
@@ -114,8 +115,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_whole_numbers),    cmocka_unit_test(test_written_in_groups),
-        cmocka_unit_test(test_inside_text),      cmocka_unit_test(test_not_cards),
+        cmocka_unit_test(test_whole_numbers),       cmocka_unit_test(test_written_in_groups),
+        cmocka_unit_test(test_inside_text),         cmocka_unit_test(test_not_cards),
         cmocka_unit_test(test_length_is_respected), cmocka_unit_test(test_policy_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
