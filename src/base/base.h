@@ -51,7 +51,8 @@ enum pv_err {
     PV_EUNAVAIL = -26,   /* the service is shutting down or not ready */
     PV_ETHROTTLE = -27,  /* too many failed attempts; try again later */
     PV_EMFA = -28,       /* a second factor is required */
-    PV_ERR_COUNT_ = 29
+    PV_ECARD = -29,      /* a full payment card number in input the policy refuses */
+    PV_ERR_COUNT_ = 30
 };
 
 /* A static English sentence for err; never NULL. */
@@ -176,5 +177,16 @@ int pv_form_parse(const char *body, size_t len, struct pv_form *out);
 void pv_form_fini(struct pv_form *f);
 /* The first value of key, or NULL. */
 const char *pv_form_get(const struct pv_form *f, const char *key);
+
+/* ---- payment card numbers (card.c) ------------------------------------------ */
+
+/*
+ * Whether text s of len bytes holds a full payment card number: a run of 13
+ * to 19 digits that passes the Luhn check, written straight or in groups
+ * joined by one space or one dash ("4111 1111 1111 1111"). Within a longer
+ * run of groups, every stretch of whole groups is checked, so digits put in
+ * front of a card number do not hide it. Pure; reads nothing else.
+ */
+int pv_card_number_in(const char *s, size_t len);
 
 #endif

@@ -31,6 +31,7 @@ static const char *const messages[PV_ERR_COUNT_] = {
     [-PV_EUNAVAIL] = "service unavailable",
     [-PV_ETHROTTLE] = "too many failed attempts",
     [-PV_EMFA] = "a second factor is required",
+    [-PV_ECARD] = "a full payment card number is refused",
 };
 
 const char *

@@ -141,6 +141,10 @@ policy_json(const struct pv_policy *p)
                                             "category", p->recordings.category)
                                 : json_null());
     }
+    if (j)
+        json_object_set_new(
+            j, "payment_cards",
+            json_pack("{s:b, s:s?}", "refuse_numbers", p->cards.refuse, "last4", p->cards.last4));
     if (j && p->visit_collection >= 0)
         json_object_set_new(j, "visit_collection",
                             json_string(p->collections[p->visit_collection].name));

@@ -57,6 +57,9 @@ static const struct problem problems[] = {
      "The audit log could not be written, so nothing was done and no data was returned."},
     {PV_EUNAVAIL, 503, "unavailable", "Service unavailable", "The server is shutting down."},
     {PV_EBUSY, 503, "busy", "Busy", "The store is busy; try again."},
+    {PV_ECARD, 422, "card-number", "Payment card number refused",
+     "Only the last 4 digits of a payment card may be stored, and the request held a full card "
+     "number; field names where (never the number). Nothing was stored."},
     {0, 500, "internal-error", "Internal error",
      "The server failed; the log has the error code, and nothing was half done."},
 };

@@ -264,6 +264,11 @@ run_handler(void *arg)
     cr->rc = authenticate(r);
     if (cr->rc == 0)
         cr->rc = honor_gpc(r);
+    /* A full card number is refused wherever it is sent, before any handler can store it. */
+    if (cr->rc == 0 && r->json && r->route->auth != PV_AUTH_NONE)
+        cr->rc = pv_vault_card_check(r->v, &r->call,
+                                     r->route->action ? r->route->action : "input.refused",
+                                     r->params[0], r->json);
     if (cr->rc == 0)
         cr->rc = r->route->handler(r, &cr->resp);
 }

@@ -1269,6 +1269,47 @@ load_recordings(struct ctx *c, const node_t *m)
             p->recordings.category);
 }
 
+/*
+ * payment_cards: {refuse_numbers, last4?}. The field named by last4 must hold a
+ * category stored as last4, so the refusal points to a place that keeps only
+ * what may be kept.
+ */
+static void
+load_payment_cards(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"refuse_numbers", "last4", NULL};
+    struct pv_policy *p = c->p;
+    char col[PV_NAME_MAX];
+    const char *s, *dot;
+    node_t *v;
+    int ci, fi;
+
+    if (!want_map(c, m, "payment_cards"))
+        return;
+    check_keys(c, m, keys, "payment_cards");
+    if ((v = need(c, m, "refuse_numbers", "payment_cards")))
+        get_bool(c, v, "payment_cards.refuse_numbers", &p->cards.refuse);
+    if ((v = get(c, m, "last4")) == NULL || (s = get_text(c, v, "payment_cards.last4")) == NULL)
+        return;
+    dot = strchr(s, '.');
+    if (dot == NULL || (size_t)(dot - s) >= sizeof col) {
+        err(c, v, "expected COLLECTION.FIELD for payment_cards.last4");
+        return;
+    }
+    memcpy(col, s, (size_t)(dot - s));
+    col[dot - s] = '\0';
+    if ((ci = pv_policy_collection(p, col)) < 0 ||
+        (fi = pv_policy_field(&p->collections[ci], dot + 1)) < 0) {
+        err(c, v, "payment_cards.last4 names %s, which no collection declares", s);
+        return;
+    }
+    if (p->categories[p->collections[ci].fields[fi].category].store != PV_STORE_LAST4) {
+        err(c, v, "payment_cards.last4 names %s, whose category needs store: last4", s);
+        return;
+    }
+    p->cards.last4 = s;
+}
+
 /* The profile field texts go to: named, or the first one of a phone-number category, if any. */
 static void
 load_sms_number(struct ctx *c, const node_t *sms)
@@ -1646,6 +1687,7 @@ load_root(struct ctx *c, node_t *root)
                                        "visit_collection",
                                        "disclosure",
                                        "recordings",
+                                       "payment_cards",
                                        NULL};
     struct pv_policy *p = c->p;
     node_t *v, *cats = NULL;
@@ -1703,6 +1745,8 @@ load_root(struct ctx *c, node_t *root)
         load_disclosure(c, v);
     if ((v = get(c, root, "recordings")))
         load_recordings(c, v);
+    if ((v = get(c, root, "payment_cards")))
+        load_payment_cards(c, v);
     if ((v = get(c, root, "communications")))
         load_communications(c, v);
     load_access_rules(c, root);

@@ -333,6 +333,9 @@ section_collected(struct out *o, const struct pv_policy *p)
     if (p->usage >= 0)
         para(o, "Usage data (addresses, devices, pages) is kept apart from health information, "
                 "with its own retention.");
+    if (p->cards.refuse)
+        para(o, "We never store a full payment card number: a card is kept by its last 4 digits "
+                "only, and a full card number sent to us anywhere is refused, not stored.");
 }
 
 static void

@@ -264,6 +264,13 @@ struct pv_policy { /* NOLINT(clang-analyzer-optin.performance.Padding) */
         int recorded;         /* 1: recorded, and the recordings are health data */
         const char *category; /* the category key recordings fall under */
     } recordings;
+    /* payment cards (docs/policy.md: payment_cards) */
+    struct {
+        int refuse; /* a full card number anywhere in stored input is refused */
+        /* "collection.field" where the last 4 digits belong (a store: last4 category), named
+           in the refusal; NULL: not named */
+        const char *last4;
+    } cards;
 };
 
 /*

@@ -445,4 +445,16 @@ int pv_vault_audit_touched(struct pv_vault *v, struct pv_call *call,
  */
 int pv_vault_vendors(struct pv_vault *v, struct pv_call *call, json_t **out);
 
+/* ---- payment cards (cards.c) ---------------------------------------------------- */
+
+/*
+ * Where the policy refuses full payment card numbers (payment_cards), search
+ * body (a request's whole JSON: every string, number and member name, except
+ * a password, which is only hashed) for one. Found: the refusal is audited
+ * (action, subject, reason card-number) and PV_ECARD returned with
+ * call->field naming where it was, never the number. 0 otherwise.
+ */
+int pv_vault_card_check(struct pv_vault *v, struct pv_call *call, const char *action,
+                        const char *subject, const json_t *body);
+
 #endif

@@ -48,16 +48,25 @@ function expected(policy, { role, purpose, action, collection, fields, related }
   if (scope === 'assigned' && !related) return { permit: false, reason: 'not-assigned' };
   if (!p.requires.every((k) => holds(policy, k))) return { permit: false, reason: 'consent-required' };
   const covered = Object.keys(coll).filter((f) => p.categories.some((c) => covers(c, coll[f])));
-  if (action === 'read')
-    return covered.length ? { permit: true, visible: covered } : { permit: false, reason: 'purpose-excludes-collection' };
+  // Marketing never reaches health data without a written authorization, which the subjects of
+  // the matrix never give (a purpose is marketing by its name or a marketing consent it requires).
+  const marketing = purpose === 'marketing' || p.requires.some((k) => policy.consent_kinds[k]?.type === 'marketing');
+  const needsAuthorization = (touched) => marketing && touched.some((f) => policy.categories[coll[f]].phi);
+  const refused = { permit: false, reason: 'marketing-needs-authorization' };
+  if (action === 'read') {
+    if (!covered.length) return { permit: false, reason: 'purpose-excludes-collection' };
+    return needsAuthorization(covered) ? refused : { permit: true, visible: covered };
+  }
   if (action === 'write') {
     if (!fields.every((f) => covered.includes(f))) return { permit: false, reason: 'purpose-excludes-field' };
+    if (needsAuthorization(fields)) return refused;
     const kept = consented(policy, collection, fields);
     // Usage data is kept only as far as consent allows; any other write needs it all.
     if (collection === USAGE) return { permit: true, stored: kept, dropped: fields.filter((f) => !kept.includes(f)) };
     return kept.length === fields.length ? { permit: true } : { permit: false, reason: 'consent-required' };
   }
   if (covered.length !== Object.keys(coll).length) return { permit: false, reason: 'purpose-excludes-field' };
+  if (needsAuthorization(covered)) return refused;
   // A record the law keeps is not deleted before its retention ends, whoever asks: the records
   // deleted here were made a moment ago, so every value of a category whose deletion is `keep`
   // (a period, or forever) is still within its retention.

@@ -184,10 +184,19 @@ test('rights (B5, E3, E5, E6, E7, F4): restrict, object, withdraw, export, delet
 
 test('nothing is sold; card details only as the last 4 digits; vendors never receive health data (C4, A4)', async () => {
   const s = await client('robin');
+  // A full card number is refused wherever it is sent, as the last 4 digits or in a message to
+  // the therapist, and nothing of it is stored.
   const card = await c.req('POST', `/v1/subjects/${s}/records/payments`, { ...as('support1', 'payment'),
     json: { card_last4: '4111111111111111', amount: '60', date: '2026-05-01' } });
-  assert.equal(card.status, 400);
+  assert.equal(card.status, 422, card.text);
+  assert.equal(card.json.type, '/problems/card-number');
   assert.equal(card.json.field, 'card_last4');
+  const told = await message(s, 'robin', 'self', 'can you charge 4111 1111 1111 1111 for May?');
+  assert.equal(told.status, 422, told.text);
+  assert.equal(told.json.field, 'text');
+  assert.doesNotMatch(told.text, /4111/);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${s}' AND collection IN ('payments', 'messages')`).trim(), '0');
+  // Four digits are what the policy keeps.
   assert.equal((await c.req('POST', `/v1/subjects/${s}/records/payments`, { ...as('support1', 'payment'),
     json: { card_last4: '1111', amount: '60', date: '2026-05-01' } })).status, 201);
   assert.equal((await message(s, 'robin', 'self', 'private')).status, 201);

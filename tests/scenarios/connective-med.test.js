@@ -1,0 +1,149 @@
+// CONNECTIVE MED (seed 001, policies/connective-med.yaml): a telemedicine service run on
+// phivault, through its HTTP API, as the patient, the provider, the staff and an attacker would use
+// it. Each test names the requirements (REQUIREMENTS.md) it proves.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { ADMIN_PASSWORD, PASSWORD, SRC, sqlite, startServer } from '../api/lib/harness.js';
+
+const POLICY = `${SRC}/policies/connective-med.yaml`;
+const TRANSCRIPT = 'TRANSCRIPT-CANARY: patient describes chest tightness on exertion';
+let srv, c, version, pat, consult;
+const t = {};
+const id = {};
+
+async function user(name, role, extra = {}) {
+  const r = await c.req('POST', '/v1/users', { token: t.admin,
+    json: { username: name, password: PASSWORD(name), role, ...extra } });
+  assert.equal(r.status, 201, r.text);
+  id[name] = r.json.id;
+  t[name] = await c.login(name, PASSWORD(name));
+}
+function yearsAgo(years) {
+  const d = new Date(Date.now() + srv.offset * 1000);
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  return d.toISOString().slice(0, 10);
+}
+const rec = (method, s, col, token, purpose, json, rid = '') =>
+  c.req(method, `/v1/subjects/${s}/records/${col}${rid ? `/${rid}` : ''}`, { token, purpose, json });
+const count = (sql) => Number(sqlite(srv.data, sql).trim());
+
+before(async () => {
+  srv = await startServer({ policy: POLICY });
+  c = srv.client;
+  t.admin = await c.login('admin', ADMIN_PASSWORD);
+  for (const [n, role] of [['ops', 'staff'], ['dr-cole', 'provider'], ['dr-diaz', 'provider'], ['priv', 'privacy_officer']]) await user(n, role);
+  version = (await c.req('GET', '/v1/policy')).json.version;
+});
+after(async () => {
+  await srv.stop();
+  srv.remove();
+});
+
+test('A2: not for anyone under 18; an adult enrolls and is assigned a provider', async () => {
+  const enroll = (birth_date) => c.req('POST', '/v1/subjects', { token: t.ops, purpose: 'operations',
+    json: { policy_version: version, source: 'app', birth_date, profile: { name: 'Nia Cruz', email: 'nia@example.org', gender: 'female' } } });
+  const minor = await enroll(yearsAgo(17));
+  assert.equal(minor.status, 422);
+  assert.equal(minor.json.type, '/problems/under-minimum-age');
+  const r = await enroll('1988-02-11');
+  assert.equal(r.status, 201, r.text);
+  pat = r.json.id;
+  assert.equal((await c.req('POST', `/v1/subjects/${pat}/assignments`, { token: t.ops, purpose: 'operations',
+    json: { provider: id['dr-cole'] } })).status, 201);
+  await user('nia', 'patient', { subject_id: pat });
+});
+
+test('E10: consultations are recorded, and the recordings and transcripts are held as health data', async () => {
+  const p = (await c.req('GET', '/v1/policy')).json;
+  assert.deepEqual(p.recordings, { recorded: true, category: 'user.health.recording' });
+  assert.equal(p.categories['user.health.recording'].phi, true);
+  const r = await rec('POST', pat, 'consultations', t['dr-cole'], 'treatment', { reason: 'chest tightness',
+    notes: 'refer for stress test', audio: 'rec://2021/10/27/a1.opus', transcript: TRANSCRIPT });
+  assert.equal(r.status, 201, r.text);
+  consult = r.json.id;
+  // The patient and her provider read it; the provider not assigned to her does not.
+  assert.equal((await rec('GET', pat, 'consultations', t.nia, 'self', undefined, consult)).json.fields.transcript, TRANSCRIPT);
+  const other = await rec('GET', pat, 'consultations', t['dr-diaz'], 'treatment', undefined, consult);
+  assert.deepEqual([other.status, other.json.reason], [403, 'not-assigned']);
+  // Staff, for payment or operations, never reach a recording.
+  for (const purpose of ['payment', 'operations']) {
+    const s = await rec('GET', pat, 'consultations', t.ops, purpose, undefined, consult);
+    assert.equal(s.status, 403, purpose);
+  }
+  // Sealed at rest: the transcript is nowhere in the database in the clear; the audit entry names its category.
+  assert.ok(!readFileSync(`${srv.data}/phivault.db`).includes('TRANSCRIPT-CANARY'));
+  const entries = (await c.req('GET', `/v1/audit?subject=${pat}&limit=100`, { token: t.priv })).json.entries;
+  const create = entries.find((e) => e.action === 'record.create' && e.record === consult);
+  assert.ok(create.categories.includes('user.health.recording'));
+});
+
+test('B1, B6: beyond care, payment and operations only usage data, never health information', async () => {
+  // Analytics sees usage data only; health data, and the profile, are out of its reach.
+  const u = await c.req('POST', `/v1/subjects/${pat}/usage`, { token: t.nia, purpose: 'site', json: { ip: '198.51.100.7', page: '/consult' } });
+  assert.equal(u.status, 201, u.text);
+  assert.equal((await c.req('GET', `/v1/subjects/${pat}/usage`, { token: t.ops, purpose: 'analytics' })).status, 200);
+  const a = await rec('GET', pat, 'consultations', t.ops, 'analytics', undefined, consult);
+  assert.equal(a.status, 403);
+  const prof = await c.req('GET', `/v1/subjects/${pat}`, { token: t.ops, purpose: 'analytics' });
+  assert.equal(prof.status, 403);
+  // Marketing never touches the consultations; a purpose the policy does not name is refused.
+  assert.equal((await rec('GET', pat, 'consultations', t.ops, 'marketing', undefined, consult)).status, 403);
+  const research = await rec('GET', pat, 'consultations', t.ops, 'research', undefined, consult);
+  assert.deepEqual([research.status, research.json.type], [400, '/problems/unknown-purpose']);
+  // Recordings go to the medical group, and to a service provider only under a business associate agreement.
+  const disclose = (recipient) => c.req('POST', `/v1/subjects/${pat}/disclosures`, { token: t.priv, purpose: 'legal',
+    json: { recipient, collection: 'consultations' } });
+  assert.equal((await disclose('payment-processing')).json.reason, 'baa-required');
+  assert.equal((await disclose('affiliates')).json.reason, 'baa-required');
+  assert.equal((await disclose('it-infrastructure')).status, 201);
+});
+
+test('D2: newsletters until the patient unsubscribes from one; account notices still go out', async () => {
+  const check = async (purpose) => {
+    const r = await c.req('GET', `/v1/subjects/${pat}/contact-check?channel=email&purpose=${purpose}`, { token: t.ops });
+    assert.equal(r.status, 200, r.text);
+    return r.json;
+  };
+  const m = await check('marketing');
+  assert.equal(m.allowed, true);
+  const page = await c.req('GET', m.unsubscribe.path);
+  assert.equal(page.status, 200);
+  const un = await c.req('POST', m.unsubscribe.path, { body: 'List-Unsubscribe=One-Click',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.ok(un.status < 300, un.text);
+  assert.equal((await check('marketing')).allowed, false);
+  assert.equal((await check('operations')).allowed, true);
+  // A forged link unsubscribes nobody.
+  const forged = `${m.unsubscribe.path.slice(0, -4)}AAAA`;
+  const f = await c.req('POST', forged, { body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.ok(f.status >= 400);
+});
+
+test('D5, A7: cookies by category; without analytics or advertising cookies their usage data is dropped', async () => {
+  const collect = () => c.req('POST', `/v1/subjects/${pat}/usage`, { token: t.nia, purpose: 'site',
+    json: { ip: '198.51.100.7', device: 'iphone', page: '/orders', ad_click: 'fb-campaign-7' } });
+  let r = await collect();
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.dropped, []);
+  const set = await c.req('PUT', `/v1/subjects/${pat}/cookies`, { token: t.nia, purpose: 'self', json: { analytics: false, advertising: false } });
+  assert.equal(set.status, 200, set.text);
+  r = await collect();
+  assert.deepEqual(r.json.dropped.sort(), ['ad_click', 'page']);
+  // Usage data lives apart from health data, with a retention of its own.
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${pat}' AND collection = 'usage'`), 0);
+  const p = (await c.req('GET', '/v1/policy')).json;
+  assert.equal(p.categories['user.device.ip_address'].retention, '26mo');
+  assert.equal(p.categories['user.health.recording'].retention, 'account');
+});
+
+test('A6, G2: each user is authenticated with a role; passwords are slow salted hashes; sessions end', async () => {
+  for (const h of sqlite(srv.data, 'SELECT pw_hash FROM users').trim().split('\n')) assert.match(h, /^\$argon2id\$/);
+  const r = await c.req('GET', `/v1/subjects/${pat}`, { purpose: 'self' });
+  assert.equal(r.status, 401);
+  const tok = await c.login('nia', PASSWORD('nia'));
+  await srv.advance(8 * 3600 + 60);
+  assert.equal((await c.req('GET', `/v1/subjects/${pat}`, { token: tok, purpose: 'self' })).status, 401);
+  const bad = await c.req('POST', '/v1/auth/login', { json: { username: 'nia', password: 'wrong-password' } });
+  assert.equal(bad.status, 401);
+});

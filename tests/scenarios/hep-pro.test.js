@@ -1,0 +1,220 @@
+// HEP.PRO (seed 002, policies/hep-pro.yaml): a home-exercise-program tool run on phivault,
+// through its HTTP API, as the providers, their clients, support staff, the privacy officer and an
+// attacker would use it. Each test names the requirements (REQUIREMENTS.md) it proves.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ADMIN_PASSWORD, PASSWORD, SRC, cli, sqlite, startServer } from '../api/lib/harness.js';
+
+const POLICY = `${SRC}/policies/hep-pro.yaml`;
+const DAY = 86400;
+let srv, c, version;
+const t = {};
+const id = {};
+
+async function user(name, role, extra = {}) {
+  const r = await c.req('POST', '/v1/users', { token: t.admin,
+    json: { username: name, password: PASSWORD(name), role, ...extra } });
+  assert.equal(r.status, 201, r.text);
+  id[name] = r.json.id;
+  t[name] = await c.login(name, PASSWORD(name));
+}
+function yearsAgo(years, days = 0) {
+  const d = new Date(Date.now() + srv.offset * 1000);
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  d.setUTCDate(d.getUTCDate() - days);
+  return d.toISOString().slice(0, 10);
+}
+// A provider creates a client: the client's subject, to whom the provider is then assigned.
+const create = (token, birth_date, profile) => c.req('POST', '/v1/subjects', { token, purpose: 'treatment',
+  json: { policy_version: version, source: 'app', birth_date, profile } });
+const rec = (method, s, col, token, purpose, json, rid = '') =>
+  c.req(method, `/v1/subjects/${s}/records/${col}${rid ? `/${rid}` : ''}`, { token, purpose, json });
+const count = (sql) => Number(sqlite(srv.data, sql).trim());
+const file = (s, json, token = t.kim, purpose = 'self') => c.req('POST', `/v1/subjects/${s}/requests`, { token, purpose, json });
+const move = (rid, step, json = {}) => c.req('POST', `/v1/requests/${rid}/${step}`, { token: t.priv, purpose: 'rights', json });
+
+let kim, program;
+before(async () => {
+  srv = await startServer({ policy: POLICY });
+  c = srv.client;
+  t.admin = await c.login('admin', ADMIN_PASSWORD);
+  for (const [n, role] of [['pt-ruiz', 'provider'], ['pt-sato', 'provider'], ['help', 'support'], ['priv', 'privacy_officer']]) await user(n, role);
+  version = (await c.req('GET', '/v1/policy')).json.version;
+});
+after(async () => {
+  await srv.stop();
+  srv.remove();
+});
+
+test('B3: a provider creates a client and assigns a program; the client sees it; another provider cannot', async () => {
+  const r = await create(t['pt-ruiz'], '1979-08-30', { name: 'Kim Lee', email: 'kim@example.org', phone: '+1 415 555 0199' });
+  assert.equal(r.status, 201, r.text);
+  kim = r.json.id;
+  assert.equal((await rec('POST', kim, 'conditions', t['pt-ruiz'], 'treatment', { condition: 'ACL reconstruction, left knee' })).status, 201);
+  const p = await rec('POST', kim, 'programs', t['pt-ruiz'], 'treatment',
+    { title: 'Knee rehab week 1', exercises: 'quad sets 3x10; heel slides 3x15', frequency: 'daily' });
+  assert.equal(p.status, 201, p.text);
+  program = p.json.id;
+  // The client's own account sees the program.
+  await user('kim', 'client', { subject_id: kim });
+  const mine = await rec('GET', kim, 'programs', t.kim, 'self');
+  assert.equal(mine.status, 200);
+  assert.deepEqual(mine.json.records.map((x) => x.fields.title), ['Knee rehab week 1']);
+  // Another provider sees nothing of her, not even by looking her up.
+  for (const col of ['programs', 'conditions']) {
+    const other = await rec('GET', kim, col, t['pt-sato'], 'treatment');
+    assert.equal(other.status, 403);
+    assert.equal(other.json.reason, 'not-assigned');
+  }
+  const look = await c.req('GET', '/v1/subjects?email=kim@example.org', { token: t['pt-sato'], purpose: 'treatment' });
+  assert.deepEqual(look.json.subjects, []);
+  // Support staff help with the account, but never see health information.
+  const sup = await c.req('GET', `/v1/subjects/${kim}`, { token: t.help, purpose: 'support' });
+  assert.equal(sup.json.profile.fields.email, 'kim@example.org');
+  assert.equal((await rec('GET', kim, 'programs', t.help, 'support')).status, 403);
+});
+
+test('A2: 13 is the age line; a child found under 13 without parental consent is deleted at once', async () => {
+  const twelve = await create(t['pt-ruiz'], yearsAgo(12, -10), { name: 'Too Young' });
+  assert.equal(twelve.status, 422);
+  assert.equal(twelve.json.type, '/problems/under-minimum-age');
+  const teen = await create(t['pt-ruiz'], yearsAgo(13), { name: 'Sam Teen', email: 'sam@example.org' });
+  assert.equal(teen.status, 201, teen.text);
+  assert.equal((await rec('POST', teen.json.id, 'programs', t['pt-ruiz'], 'treatment', { title: 'Ankle', exercises: 'alphabet x2' })).status, 201);
+  // The true birth date shows a child of 11: everything about them goes at once.
+  const fix = await c.req('PUT', `/v1/subjects/${teen.json.id}/birth-date`, { token: t['pt-ruiz'], purpose: 'treatment',
+    json: { birth_date: yearsAgo(11) } });
+  assert.equal(fix.status, 200, fix.text);
+  assert.deepEqual(fix.json, { subject_id: teen.json.id, status: 'erased' });
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${teen.json.id}'`), 0);
+  assert.equal((await c.req('GET', `/v1/subjects/${teen.json.id}`, { token: t.priv, purpose: 'legal' })).status, 404);
+});
+
+test('A4: subscriptions keep the last 4 digits of a card; a complete card number is refused', async () => {
+  const ok = await rec('POST', kim, 'subscriptions', t.kim, 'self', { card_last4: '4444', billing_address: '9 Bay St, SF' });
+  assert.equal(ok.status, 201, ok.text);
+  for (const card of ['5555555555554444', '5555 5555 5555 4444', '5555-5555-5555-4444']) {
+    const r = await rec('POST', kim, 'subscriptions', t.kim, 'self', { card_last4: '4444', billing_address: `card ${card}` });
+    assert.equal(r.status, 422);
+    assert.deepEqual([r.json.type, r.json.field], ['/problems/card-number', 'billing_address']);
+  }
+  const r = await rec('POST', kim, 'programs', t['pt-ruiz'], 'treatment', { title: 'paid', exercises: '5555555555554444' });
+  assert.equal(r.json.field, 'exercises');
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${kim}' AND collection = 'subscriptions'`), 1);
+});
+
+test('A7: usage data is kept apart from health data, and for a shorter time', async () => {
+  const u = await c.req('POST', `/v1/subjects/${kim}/usage`, { token: t.kim, purpose: 'site',
+    json: { ip: '203.0.113.9', device: 'pixel-8', page: '/programs' } });
+  assert.equal(u.status, 201, u.text);
+  assert.equal(count(`SELECT count(*) FROM usage_events WHERE subject_id = '${kim}'`), 1);
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${kim}' AND collection = 'usage'`), 0);
+  assert.equal((await rec('POST', kim, 'usage', t.kim, 'self', { ip: '203.0.113.9' })).status, 409);
+  // Analytics reaches usage data only, never health information.
+  const a = await c.req('GET', `/v1/subjects/${kim}/usage`, { token: t.help, purpose: 'analytics' });
+  assert.equal(a.status, 200, a.text);
+  assert.equal((await rec('GET', kim, 'programs', t.help, 'analytics')).json.reason, 'purpose-excludes-collection');
+  // Thirteen months on, the sweep disposes of the usage data; the account's data stays.
+  await srv.advance(400 * DAY);
+  const s = cli(['sweep', '--data', srv.data], { env: srv.env() });
+  assert.equal(s.status, 0, s.stderr);
+  assert.equal(count(`SELECT count(*) FROM usage_events WHERE subject_id = '${kim}'`), 0);
+  assert.equal(count(`SELECT count(*) FROM records WHERE id = '${program}'`), 1);
+  for (const n of Object.keys(t)) t[n] = await c.login(n, n === 'admin' ? ADMIN_PASSWORD : PASSWORD(n));
+});
+
+test('B5, F4: a restricted client\'s data is only stored; a legal hold keeps data through a deletion request', async () => {
+  assert.equal((await c.req('POST', `/v1/subjects/${kim}/restriction`, { token: t.kim, purpose: 'self' })).status, 200);
+  let r = await rec('GET', kim, 'programs', t['pt-ruiz'], 'treatment', undefined, program);
+  assert.deepEqual([r.status, r.json.reason], [403, 'processing-restricted']);
+  assert.equal((await rec('GET', kim, 'programs', t.kim, 'self', undefined, program)).status, 200);
+  assert.equal((await c.req('DELETE', `/v1/subjects/${kim}/restriction`, { token: t.kim, purpose: 'self' })).status, 200);
+  assert.equal((await rec('GET', kim, 'programs', t['pt-ruiz'], 'treatment', undefined, program)).status, 200);
+  // A dispute: the privacy officer holds the data; a deletion request cannot complete until released.
+  const hold = await c.req('POST', `/v1/subjects/${kim}/holds`, { token: t.priv, purpose: 'legal', json: { reason: 'billing dispute' } });
+  assert.equal(hold.status, 201, hold.text);
+  const del = await file(kim, { type: 'delete' });
+  assert.equal((await move(del.json.id, 'verify', { method: 'account' })).status, 200);
+  r = await move(del.json.id, 'complete');
+  assert.deepEqual([r.status, r.json.reason], [409, 'legal-hold']);
+  assert.equal(count(`SELECT count(*) FROM records WHERE id = '${program}'`), 1);
+  assert.equal((await c.req('DELETE', `/v1/subjects/${kim}/holds/${hold.json.id}`, { token: t.priv, purpose: 'legal' })).status, 200);
+  assert.equal((await move(del.json.id, 'deny', { reason: 'withdrawn' })).status, 200);
+});
+
+test('C4, D2, E6: no sale (Global Privacy Control honored); marketing until the client objects, service mail still', async () => {
+  const check = async (purpose) => {
+    const r = await c.req('GET', `/v1/subjects/${kim}/contact-check?channel=email&purpose=${purpose}`, { token: t.help });
+    assert.equal(r.status, 200, r.text);
+    return r.json;
+  };
+  const m = await check('marketing');
+  assert.equal(m.allowed, true);
+  // Every marketing message carries a working one-click unsubscribe link.
+  const un = await c.req('POST', m.unsubscribe.path, { body: 'List-Unsubscribe=One-Click',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.ok(un.status < 300, un.text);
+  assert.deepEqual([(await check('marketing')).allowed, (await check('marketing')).reason], [false, 'consent-required']);
+  assert.equal((await check('support')).allowed, true);
+  // Opted in again, the client objects to direct marketing through a rights request.
+  assert.equal((await c.req('POST', `/v1/subjects/${kim}/consents`, { token: t.kim, purpose: 'self',
+    json: { kind: 'marketing_email', action: 'grant', source: 'app' } })).status, 201);
+  assert.equal((await check('marketing')).allowed, true);
+  const obj = await file(kim, { type: 'object' });
+  assert.equal((await move(obj.json.id, 'verify', { method: 'account' })).status, 200);
+  assert.deepEqual((await move(obj.json.id, 'complete')).json.result.withdrawn, ['marketing_email']);
+  assert.deepEqual([(await check('marketing')).allowed, (await check('marketing')).reason], [false, 'consent-required']);
+  assert.equal((await check('support')).allowed, true);
+  const g = await c.req('GET', `/v1/subjects/${kim}`, { token: t.kim, purpose: 'self', headers: { 'sec-gpc': '1' } });
+  assert.equal(g.headers['gpc-honored'], '1');
+  const ledger = await c.req('GET', `/v1/subjects/${kim}/consents`, { token: t.kim, purpose: 'self' });
+  assert.equal(ledger.json.current.sale_sharing.held, false);
+  // Nobody the policy does not name receives anything.
+  const d = await c.req('POST', `/v1/subjects/${kim}/disclosures`, { token: t.priv, purpose: 'legal',
+    json: { recipient: 'data-broker', collection: 'profile' } });
+  assert.equal(d.json.reason, 'unknown-recipient');
+});
+
+test('E5, E8, E9: a portable export, the right to know, and a request by an authorized agent', async () => {
+  const fhir = await c.req('GET', `/v1/subjects/${kim}/export?format=fhir`, { token: t.kim, purpose: 'self' });
+  assert.equal(fhir.status, 200, fhir.text);
+  assert.equal(fhir.json.resourceType, 'Bundle');
+  const json = await c.req('GET', `/v1/subjects/${kim}/export?format=json`, { token: t.kim, purpose: 'self' });
+  assert.deepEqual(json.json.collections.programs.map((x) => x.fields.title.value), ['Knee rehab week 1']);
+  assert.deepEqual(json.json.collections.subscriptions.map((x) => x.fields.card_last4.value), ['4444']);
+  // The right to know covers the past 12 months: the program assigned today is in it.
+  assert.equal((await rec('POST', kim, 'programs', t['pt-ruiz'], 'treatment', { title: 'Knee rehab week 60', exercises: 'step-ups 3x12' })).status, 201);
+  const know = await c.req('GET', `/v1/subjects/${kim}/know`, { token: t.kim, purpose: 'self' });
+  assert.equal(know.status, 200, know.text);
+  assert.ok(know.json.categories_collected.some((x) => x.category === 'user.health.exercise_program'), know.text);
+  let r = await file(kim, { type: 'know', requester: { kind: 'agent', name: 'CA Privacy Agents' } }, t.priv, 'rights');
+  assert.equal(r.status, 400);
+  r = await file(kim, { type: 'know', source: 'mail', requester: { kind: 'agent', name: 'CA Privacy Agents',
+    evidence: 'Registered agent; signed authorization of 2025-02-01.' } }, t.priv, 'rights');
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.requester.kind, 'agent');
+  const due = new Date(r.json.received);
+  due.setUTCDate(due.getUTCDate() + 45);
+  assert.equal(new Date(r.json.due).getTime(), due.getTime());
+});
+
+test('E3, F3, E12: deletion keeps what accounting law keeps and de-identified programs; no one is served worse', async () => {
+  // Another client of the same provider, who used no right, is served exactly like Kim was.
+  const other = await create(t['pt-ruiz'], '1985-01-01', { name: 'Ona Reed' });
+  const op = await rec('POST', other.json.id, 'programs', t['pt-ruiz'], 'treatment',
+    { title: 'Knee rehab week 1', exercises: 'quad sets 3x10; heel slides 3x15', frequency: 'daily' });
+  const mineNow = await rec('GET', kim, 'programs', t['pt-ruiz'], 'treatment', undefined, program);
+  const theirs = await rec('GET', other.json.id, 'programs', t['pt-ruiz'], 'treatment', undefined, op.json.id);
+  assert.deepEqual(mineNow.json.fields, theirs.json.fields);
+  const del = await file(kim, { type: 'delete' });
+  assert.equal((await move(del.json.id, 'verify', { method: 'account' })).status, 200);
+  const done = await move(del.json.id, 'complete');
+  assert.equal(done.status, 200, done.text);
+  const kept = done.json.result.kept.map((k) => [k.category, k.retention]).sort();
+  assert.deepEqual(kept, [['user.financial.billing_address', '7y'], ['user.financial.credit_card', '7y']]);
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${kim}' AND collection IN ('programs', 'conditions', 'profile')`), 0);
+  // The program lives on only de-identified: no subject, no record id.
+  const deid = sqlite(srv.data, "SELECT collection FROM deidentified").trim().split('\n');
+  assert.ok(deid.includes('programs'));
+  assert.doesNotMatch(sqlite(srv.data, 'SELECT * FROM deidentified'), new RegExp(`${kim}|${program}`));
+});
