@@ -387,10 +387,12 @@ section_purposes(struct out *o, const struct pv_policy *p)
 static void
 section_recipients(struct out *o, const struct pv_policy *p)
 {
-    static const char *const cols[] = {"Recipient", "Who they are",
-                                       "Business associate "
-                                       "agreement",
-                                       "What they may receive"};
+    static const char *const cols[] = {
+        "Recipient",
+        "Who they are",
+        "Business associate agreement",
+        "What they may receive",
+    };
     int n = 0;
 
     heading(o, 2, "Who receives it");
