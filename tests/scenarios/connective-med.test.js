@@ -147,3 +147,19 @@ test('A6, G2: each user is authenticated with a role; passwords are slow salted 
   const bad = await c.req('POST', '/v1/auth/login', { json: { username: 'nia', password: 'wrong-password' } });
   assert.equal(bad.status, 401);
 });
+
+test('H2: the register of vendors shows whose business associate agreement is signed, and only those get health information', async () => {
+  // Signed in afresh: the sessions of the tests before have ended.
+  const priv = await c.login('priv', PASSWORD('priv'));
+  const reg = await c.req('GET', '/v1/vendors', { token: priv });
+  assert.equal(reg.status, 200, reg.text);
+  const by = Object.fromEntries(reg.json.vendors.map((v) => [v.name, v]));
+  // The hosting vendor signed one, so it may receive health information; the payment processor
+  // did not, so it never may; the practice's own providers need none for care.
+  assert.deepEqual([by['it-infrastructure'].agreement, by['it-infrastructure'].health_data], ['signed', true]);
+  assert.deepEqual([by['payment-processing'].agreement, by['payment-processing'].health_data], ['none', false]);
+  assert.equal(by['connective-med-group'].agreement, 'not-required');
+  // Only the privacy officer reads the register.
+  const doctor = await c.login('dr-cole', PASSWORD('dr-cole'));
+  assert.equal((await c.req('GET', '/v1/vendors', { token: doctor })).status, 403);
+});
