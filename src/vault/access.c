@@ -343,25 +343,23 @@ row_json(const struct pv_audit_row *r, void *arg)
 }
 
 int
-pv_vault_audit_query(struct pv_vault *v, struct pv_call *call, const struct pv_audit_filter *f,
-                     json_t **out)
+pv_access_audit_power(struct pv_vault *v, struct pv_call *call, const char *action,
+                      const char *subject)
 {
     const struct pv_policy *p = v->policy;
     const struct pv_actor *act = call->actor;
     struct pv_audit_row row;
-    struct pv_conn *c;
-    json_t *list;
-    int permit, rc;
+    int permit;
 
     if (act == NULL)
-        return PV_EAUTH; /* the route needs a session: never reached without one */
+        return PV_EAUTH; /* the routes need a session: never reached without one */
     permit = (p->roles[act->role].powers & PV_POWER_AUDIT) != 0;
     memset(&row, 0, sizeof row);
     row.actor = act->user_id;
     row.role = p->roles[act->role].name;
     row.credential = act->session_id;
-    row.action = "audit.read";
-    row.subject = safe_id(f->subject, "sub");
+    row.action = action;
+    row.subject = subject;
     row.decision = permit ? "permit" : "deny";
     row.reason = permit ? "permit" : "role-cannot-read-audit";
     if (pv_audit_commit(v->audit, &row, 1, NULL, NULL) != 0)
@@ -370,6 +368,19 @@ pv_vault_audit_query(struct pv_vault *v, struct pv_call *call, const struct pv_a
         call->reason = row.reason;
         return PV_EDENIED;
     }
+    return 0;
+}
+
+int
+pv_vault_audit_query(struct pv_vault *v, struct pv_call *call, const struct pv_audit_filter *f,
+                     json_t **out)
+{
+    struct pv_conn *c;
+    json_t *list;
+    int rc;
+
+    if ((rc = pv_access_audit_power(v, call, "audit.read", safe_id(f->subject, "sub"))) != 0)
+        return rc;
     if ((list = json_array()) == NULL)
         return PV_ENOMEM;
     rc = pv_store_reader(v->store, &c);

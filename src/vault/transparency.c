@@ -13,34 +13,6 @@
 
 #include "vault/vault_int.h"
 
-/* Audit the asking; PV_EDENIED (audited) for a role without the audit power. */
-static int
-audit_asking(struct pv_vault *v, struct pv_call *call, const char *action)
-{
-    const struct pv_policy *p = v->policy;
-    const struct pv_actor *act = call->actor;
-    struct pv_audit_row row;
-    int permit;
-
-    if (act == NULL)
-        return PV_EAUTH; /* the routes need a session: never reached without one */
-    permit = (p->roles[act->role].powers & PV_POWER_AUDIT) != 0;
-    memset(&row, 0, sizeof row);
-    row.actor = act->user_id;
-    row.role = p->roles[act->role].name;
-    row.credential = act->session_id;
-    row.action = action;
-    row.decision = permit ? "permit" : "deny";
-    row.reason = permit ? "permit" : "role-cannot-read-audit";
-    if (pv_audit_commit(v->audit, &row, 1, NULL, NULL) != 0)
-        return PV_EAUDIT;
-    if (!permit) {
-        call->reason = row.reason;
-        return PV_EDENIED;
-    }
-    return 0;
-}
-
 /* Append each item of the comma-separated list s to array a, once. */
 static int
 append_distinct(json_t *a, const char *s)
@@ -93,7 +65,7 @@ pv_vault_audit_touched(struct pv_vault *v, struct pv_call *call, const struct pv
     json_t *list, *filter;
     int rc;
 
-    if ((rc = audit_asking(v, call, "audit.touched")) != 0)
+    if ((rc = pv_access_audit_power(v, call, "audit.touched", NULL)) != 0)
         return rc;
     if ((list = json_array()) == NULL)
         return PV_ENOMEM;
@@ -197,7 +169,7 @@ pv_vault_vendors(struct pv_vault *v, struct pv_call *call, json_t **out)
     const char *key;
     int rc;
 
-    if ((rc = audit_asking(v, call, "vendors.read")) != 0)
+    if ((rc = pv_access_audit_power(v, call, "vendors.read", NULL)) != 0)
         return rc;
     if ((totals = json_object()) == NULL)
         return PV_ENOMEM;

@@ -72,6 +72,15 @@ int pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *
 int pv_access_preview(struct pv_vault *v, struct pv_call *call, const struct pv_access *a,
                       struct pv_decision *d);
 
+/*
+ * The gate of what reads the audit log or answers from it (audit search,
+ * breach query, vendor register): the asking is audited as action (on
+ * subject, may be NULL), permitted for a role with the audit power, else
+ * PV_EDENIED with reason role-cannot-read-audit.
+ */
+int pv_access_audit_power(struct pv_vault *v, struct pv_call *call, const char *action,
+                          const char *subject);
+
 /* Record a denial that needs no decision (e.g. an unknown collection); returns err. */
 int pv_access_reject(struct pv_vault *v, struct pv_call *call, const char *audit_action,
                      const char *subject, const char *reason, int err);
