@@ -145,6 +145,8 @@ policy_json(const struct pv_policy *p)
         json_object_set_new(
             j, "payment_cards",
             json_pack("{s:b, s:s?}", "refuse_numbers", p->cards.refuse, "last4", p->cards.last4));
+    if (j && p->assign_after >= 0)
+        json_object_set_new(j, "assign_after", json_string(p->collections[p->assign_after].name));
     if (j && p->visit_collection >= 0)
         json_object_set_new(j, "visit_collection",
                             json_string(p->collections[p->visit_collection].name));

@@ -641,6 +641,11 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         deny(d, PV_EDENIED, why);
         return;
     }
+    /* A provider is assigned at the first session, never before it is scheduled. */
+    if (f->action == PV_ACT_ASSIGN && p->assign_after >= 0 && !f->first_record) {
+        deny(d, PV_ECONFLICT, "assign-awaits-record");
+        return;
+    }
     if (f->action == PV_ACT_DELETE && f->held) {
         deny(d, PV_ECONFLICT, "legal-hold");
         return;

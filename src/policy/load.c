@@ -1685,6 +1685,7 @@ load_root(struct ctx *c, node_t *root)
                                        "authentication",
                                        "change",
                                        "visit_collection",
+                                       "assign_after",
                                        "disclosure",
                                        "recordings",
                                        "payment_cards",
@@ -1728,6 +1729,11 @@ load_root(struct ctx *c, node_t *root)
     if ((v = get(c, root, "visit_collection"))) {
         const char *s = get_name(c, v, "visit_collection");
         if (s && (p->visit_collection = pv_policy_collection(p, s)) < 0)
+            err(c, v, "collection '%s' is not declared under collections", s);
+    }
+    if ((v = get(c, root, "assign_after"))) {
+        const char *s = get_name(c, v, "assign_after");
+        if (s && (p->assign_after = pv_policy_collection(p, s)) < 0)
             err(c, v, "collection '%s' is not declared under collections", s);
     }
     if ((v = need(c, root, "roles", "the policy")))
@@ -1780,6 +1786,7 @@ pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy
     }
     c.p->arena = c.a;
     c.p->visit_collection = -1;
+    c.p->assign_after = -1;
     c.p->usage = -1;
     c.p->source = pv_arena_strndup(c.a, text, len);
     c.p->source_len = len;

@@ -251,6 +251,9 @@ struct pv_policy { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     } change;
     /* the collection whose records are visits (retention from last_visit); -1: none */
     int visit_collection;
+    /* a provider is assigned to a subject only once the subject has a record of this collection
+     * (OMBRE: the first session scheduled); -1: at any time */
+    int assign_after;
     /* the usage-data collection "usage"; -1 if not declared */
     int usage;
     /* disclosure rules beyond each recipient's own (docs/policy.md: disclosure) */
@@ -378,6 +381,7 @@ struct pv_facts {
     int recipient;               /* disclose: recipient index, -1 if none or unknown */
     uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
     int held;                    /* delete: the subject is under an active legal hold */
+    int first_record; /* assign: the subject has a record of the assign_after collection */
     /* delete: fields of the collection that hold a value (in the record, or in any record of
        the collection for a delete of them all) whose retention has not ended, computed as the
        retention sweep computes it; the decision refuses the delete while one of them is of a

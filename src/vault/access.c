@@ -124,6 +124,14 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
         if (rc != 0)
             return rc;
     }
+    if (known && a->action == PV_ACT_ASSIGN && p->assign_after >= 0) {
+        int64_t ms = 0;
+
+        rc = pv_store_record_last_created(c, a->subject, p->collections[p->assign_after].name, &ms);
+        if (rc != 0)
+            return rc;
+        f->first_record = ms > 0;
+    }
     scope = p->roles[f->role].scope;
     if (scope == PV_SCOPE_ASSIGNED) {
         rc = pv_store_assign_get(c, a->subject, act->user_id);

@@ -129,7 +129,25 @@ async function proveMatrix(t, policyFile) {
     for (const role of roles.filter((r) => policy.roles[r].scope === 'self')) users[role] = await mkuser(`m-${role}`, role, R.id);
     const assigner = find((role, purpose) => policy.roles[role].scope === 'all' && policy.roles[role].powers.includes('assign') &&
       policy.purposes[purpose].roles.includes(role) && policy.purposes[purpose].requires.length === 0);
+    // Where a provider is assigned only after a first record of a collection (OMBRE: the first
+    // session), someone who needs no assignment writes that record first.
+    const firsts = new Set();
+    const firstRecord = async (subject) => {
+      const col = policy.assign_after;
+      if (!col || firsts.has(subject)) return;
+      const all = Object.keys(policy.collections[col]);
+      const w = find((role, purpose) => policy.roles[role].scope !== 'assigned' &&
+        expected(policy, { role, purpose, action: 'write', collection: col, fields: all, related: true }).permit);
+      assert.ok(w, `no one may write the first ${col} record`);
+      const token = policy.roles[w.role].scope === 'all' ? users[w.role].token
+        : (await mkuser(`first-${firsts.size}`, w.role, subject)).token;
+      const json = Object.fromEntries(all.map((f) => [f, value(policy, policy.collections[col][f])]));
+      const r = await c.req('POST', `/v1/subjects/${subject}/records/${col}`, { token, purpose: w.purpose, json });
+      assert.equal(r.status, 201, r.text);
+      firsts.add(subject);
+    };
     const assign = async (subject, user) => {
+      await firstRecord(subject);
       const r = await c.req('POST', `/v1/subjects/${subject}/assignments`, { token: users[assigner.role].token,
         purpose: assigner.purpose, json: { provider: user } });
       assert.equal(r.status, 201, r.text);

@@ -2,7 +2,7 @@
 // HTTP API, as the member, the parent of a minor, the providers, the staff, the privacy officer and
 // an attacker would use it. Each test names the requirements (REQUIREMENTS.md) it proves.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -100,6 +100,16 @@ test('B3: a provider sees a member only once assigned at the first session; a vi
   // Before the first session no provider can read the symptoms.
   let r = await rec('GET', mia, 'intake', t['dr-ames'], 'treatment', undefined, intake.json.id);
   assert.equal(r.status, 403);
+  assert.equal(r.json.reason, 'not-assigned');
+  // No provider is assigned before the first session is scheduled: the front desk's attempt is
+  // refused, and the refusal audited.
+  const early = await c.req('POST', `/v1/subjects/${mia}/assignments`, { token: t.desk, purpose: 'operations',
+    json: { provider: id['dr-ames'] } });
+  assert.equal(early.status, 409, early.text);
+  assert.equal(early.json.reason, 'assign-awaits-record');
+  assert.ok((await audit(mia)).some((e) => e.action === 'subject.assign' && e.decision === 'deny' &&
+    e.reason === 'assign-awaits-record'));
+  r = await rec('GET', mia, 'intake', t['dr-ames'], 'treatment', undefined, intake.json.id);
   assert.equal(r.json.reason, 'not-assigned');
   // Mia schedules her first session; the front desk assigns Dr. Ames to it.
   const session = await rec('POST', mia, 'sessions', t.mia, 'self', { starts_at: '2026-03-02T17:00:00Z', kind: 'first' });
@@ -276,5 +286,81 @@ test('G4: a backup taken while serving restores, with its audit log intact', asy
       sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${mia}'`).trim());
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('D6: a material change governs what was collected before it only after notice and no objection', async () => {
+  // OMBRE: "your PII or PHI will continue to be governed by the Privacy Policy under which it was
+  // subject prior to those changes, unless you have been provided notice of, and have not objected
+  // to, the changes." Version 2 lets the staff survey members using their name, email and birth date.
+  const s2 = await startServer({ policy: POLICY });
+  try {
+    const admin = await s2.client.login('admin', ADMIN_PASSWORD);
+    const tok = {};
+    for (const [n, role] of [['desk2', 'staff'], ['ann', 'patient'], ['bob', 'patient'], ['cyd', 'patient'], ['dia', 'patient']]) {
+      const r = await s2.client.req('POST', '/v1/users', { token: admin, json: { username: n, password: PASSWORD(n), role } });
+      assert.equal(r.status, 201, r.text);
+    }
+    const login = async () => { for (const n of ['desk2', 'ann', 'bob', 'cyd', 'dia']) tok[n] = await s2.client.login(n, PASSWORD(n)); };
+    await login();
+    const v1 = (await s2.client.req('GET', '/v1/policy')).json.version;
+    const join = async (n, v) => {
+      const r = await s2.client.req('POST', '/v1/subjects', { token: tok[n], purpose: 'self', json: { policy_version: v,
+        source: 'web', birth_date: '1988-02-03', profile: { name: `${n} Member`, email: `${n}@example.org`, health: 'insomnia' } } });
+      assert.equal(r.status, 201, r.text);
+      return r.json.id;
+    };
+    const ann = await join('ann', v1), bo = await join('bob', v1), cy = await join('cyd', v1);
+
+    const text = readFileSync(POLICY, 'utf8');
+    assert.ok(text.includes('effective: 2016-10-01\n') && text.includes('\npurposes:\n'));
+    writeFileSync(`${s2.data}/policy.yaml`, text.replace('effective: 2016-10-01\n',
+      'effective: 2026-12-01\nchange:\n  material: true\n  notice: 30d\n' +
+      '  summary: We may ask you about our services, using your name, email and date of birth.\n')
+      .replace('\npurposes:\n', '\npurposes:\n  surveys:\n    description: Asking members about our services.\n' +
+        '    roles: [staff]\n    categories: [user.name, user.contact.email, user.demographic]\n'));
+    await s2.restart();
+    await login();
+    const v2 = (await s2.client.req('GET', '/v1/policy')).json.version;
+    assert.notEqual(v2, v1);
+    const survey = (s) => s2.client.req('GET', `/v1/subjects/${s}`, { token: tok.desk2, purpose: 'surveys' });
+
+    // Data collected under version 1 is not used for the new purpose yet, for anyone.
+    for (const s of [ann, bo, cy]) {
+      const r = await survey(s);
+      assert.equal(r.status, 403, r.text);
+      assert.equal(r.json.reason, 'pending-policy-change');
+    }
+    // Ann and Bo are told by email; Bo objects. Cy is never told.
+    for (const s of [ann, bo]) {
+      const n = await s2.client.req('POST', `/v1/subjects/${s}/policy-notices`, { token: tok.desk2, purpose: 'operations',
+        json: { channel: 'email' } });
+      assert.equal(n.status, 201, n.text);
+      assert.equal(n.json.version, v2);
+    }
+    const o = await s2.client.req('POST', `/v1/subjects/${bo}/consents`, { token: tok.bob, purpose: 'self',
+      json: { kind: 'policy', action: 'withdraw', source: 'web' } });
+    assert.equal(o.status, 201, o.text);
+    // Within the objection period nothing changes.
+    s2.advance(29 * 86400);
+    await login();
+    assert.equal((await survey(ann)).status, 403);
+    s2.advance(2 * 86400);
+    await login();
+    const r = await survey(ann);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(Object.keys(r.json.profile.fields).sort(), ['birth_date', 'email', 'name']);
+    assert.equal(r.json.profile.fields.health, undefined);
+    for (const s of [bo, cy]) {
+      const st = await s2.client.req('GET', `/v1/subjects/${s}/policy-status`, { token: tok.desk2, purpose: 'operations' });
+      assert.equal(st.json.governing.version, v1);
+      assert.equal((await survey(s)).json.reason, 'pending-policy-change');
+    }
+    // Someone who joins under version 2 is governed by it from the start.
+    const di = await join('dia', v2);
+    assert.equal((await survey(di)).status, 200);
+  } finally {
+    await s2.stop();
+    s2.remove();
   }
 });

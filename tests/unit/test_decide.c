@@ -968,11 +968,55 @@ test_consent_defaults(void **state)
     pv_policy_free(p);
 }
 
+/* OMBRE assigns a provider at the first session: not before one is scheduled, whoever asks. */
+static void
+test_assignment_after_first_session(void **state)
+{
+    static const struct {
+        const char *role, *purpose;
+        int first_record, permit, err;
+        const char *reason;
+    } arows[] = {
+        {"staff", "operations", 0, 0, PV_ECONFLICT, "assign-awaits-record"},
+        {"staff", "operations", 1, 1, 0, "permit"},
+        /* the policy's own refusals come first: a provider never assigns */
+        {"provider", "treatment", 0, 0, PV_EDENIED, "role-cannot-assign"},
+        {"provider", "treatment", 1, 0, PV_EDENIED, "role-cannot-assign"},
+    };
+    char path[512];
+    struct pv_policy *p;
+
+    (void)state;
+    test_snprintf(path, sizeof path, "%s/policies/ombre.yaml", source_dir());
+    assert_int_equal(pv_policy_load(path, &p, NULL), 0);
+    assert_int_equal(p->assign_after, pv_policy_collection(p, "sessions"));
+    for (size_t i = 0; i < PV_ARRAY_LEN(arows); i++) {
+        struct pv_facts f;
+        struct pv_decision d;
+
+        memset(&f, 0, sizeof f);
+        f.role = pv_policy_role(p, arows[i].role);
+        f.purpose = arows[i].purpose;
+        f.action = PV_ACT_ASSIGN;
+        f.collection = -1;
+        f.has_subject = 1;
+        f.policy_version = p->version;
+        f.first_record = arows[i].first_record;
+        f.assigned = 1; /* a provider assigned already still may not assign another */
+        pv_policy_decide(p, &f, &d);
+        if (d.permit != arows[i].permit || d.err != arows[i].err ||
+            strcmp(d.reason, arows[i].reason) != 0)
+            fail_msg("row %zu: got %s, want %s", i, d.reason, arows[i].reason);
+    }
+    pv_policy_free(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_table),
+        cmocka_unit_test(test_assignment_after_first_session),
         cmocka_unit_test(test_deletion_keeps_what_the_law_keeps),
         cmocka_unit_test(test_who_acts_for_whom),
         cmocka_unit_test(test_contact_and_disclosure),

@@ -5,6 +5,8 @@
  * one log.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include <sqlite3.h>
@@ -96,7 +98,8 @@ struct user {
     struct pv_keyring *kr;
     const unsigned char *wrapped;
     volatile int *stop;
-    int failures, opened;
+    int failures;
+    _Atomic int opened;
 };
 
 static void *
@@ -112,6 +115,19 @@ unwrap_loop(void *arg)
     }
     pv_dkey_wipe(&out);
     return NULL;
+}
+
+/* Wait until each reader has opened the key once more than it had. */
+static void
+wait_for_reads(struct user *users, int n)
+{
+    int seen[8];
+
+    for (int i = 0; i < n; i++)
+        seen[i] = atomic_load(&users[i].opened);
+    for (int i = 0; i < n; i++)
+        while (atomic_load(&users[i].opened) <= seen[i])
+            sched_yield();
 }
 
 static void
@@ -134,15 +150,23 @@ test_reload_while_in_use(void **state)
     pv_dkey_new(&dk, 1);
     assert_int_equal(pv_keyring_wrap(kr, "sub_b", &dk, w, &mv), 0);
     for (int i = 0; i < 4; i++) {
-        users[i] = (struct user){kr, w, &stop, 0, 0};
+        users[i].kr = kr;
+        users[i].wrapped = w;
+        users[i].stop = &stop;
+        users[i].failures = 0;
+        atomic_init(&users[i].opened, 0);
         assert_int_equal(pthread_create(&t[i], NULL, unwrap_loop, &users[i]), 0);
     }
+    /* Every reader is reading before the first reload (on a busy machine a thread may not have
+     * run yet), and reads again after the last one. */
+    wait_for_reads(users, 4);
     /* Versions come and the keyring reloads under the readers' feet; version 1 stays. */
     for (int i = 0; i < 10; i++) {
         assert_int_equal(pv_keyring_file_add(path, &v), 0);
         assert_int_equal(pv_keyring_reload(kr), 0);
         assert_int_equal(pv_keyring_active(kr), v);
     }
+    wait_for_reads(users, 4);
     stop = 1;
     for (int i = 0; i < 4; i++) {
         pthread_join(t[i], NULL);
