@@ -512,6 +512,8 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     const char *why, *via = NULL;
     uint64_t covered = 0, all = 0;
     int own;
+    int destroys; /* a delete, or an update removing a value */
+    uint64_t gone;
 
     d->purpose = -1;
     d->erase = 0;
@@ -646,13 +648,16 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         deny(d, PV_ECONFLICT, "assign-awaits-record");
         return;
     }
-    if (f->action == PV_ACT_DELETE && f->held) {
+    destroys = f->action == PV_ACT_DELETE || (f->action == PV_ACT_UPDATE && f->removes != 0);
+    if (destroys && f->held) {
         deny(d, PV_ECONFLICT, "legal-hold");
         return;
     }
     /* What the law keeps (a medical record for its years) is not deleted before its retention
-     * ends, whoever asks: corrections go through amendment, which keeps the earlier values. */
-    if (f->action == PV_ACT_DELETE && c != NULL && (f->unexpired & pv_kept_fields(p, c)) != 0) {
+     * ends, whoever asks: corrections go through amendment, which keeps the earlier values.
+     * Removing such a value from a record (a PATCH with null) is deleting it. */
+    gone = f->action == PV_ACT_UPDATE ? f->removes : ~0ULL; /* the values the action destroys */
+    if (destroys && c != NULL && (f->unexpired & pv_kept_fields(p, c) & gone) != 0) {
         deny(d, PV_ECONFLICT, "retention-keeps");
         return;
     }

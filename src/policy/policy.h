@@ -380,9 +380,10 @@ struct pv_facts {
     int number_opted_out;        /* contact by SMS: the number texted STOP */
     int recipient;               /* disclose: recipient index, -1 if none or unknown */
     uint64_t consents_disclosed; /* disclose: kinds whose ledger entries would be released */
-    int held;                    /* delete: the subject is under an active legal hold */
+    int held;                    /* delete, removal: the subject is under an active legal hold */
+    uint64_t removes;            /* update: the fields whose values it removes (null) */
     int first_record; /* assign: the subject has a record of the assign_after collection */
-    /* delete: fields of the collection that hold a value (in the record, or in any record of
+    /* delete, removal: fields of the collection that hold a value (in the record, or in any record of
        the collection for a delete of them all) whose retention has not ended, computed as the
        retention sweep computes it; the decision refuses the delete while one of them is of a
        category a deletion keeps */

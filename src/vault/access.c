@@ -68,6 +68,7 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
     struct pv_subject s;
     struct pv_conn *c;
     enum pv_scope scope;
+    int destroys;
 
     memset(f, 0, sizeof *f);
     f->role = act ? actor_role(p, act, purpose) : -1;
@@ -75,6 +76,7 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
     f->action = a->action;
     f->collection = a->collection;
     f->fields = a->fields;
+    f->removes = a->removes;
     f->undeclared = a->undeclared;
     f->policy_version = a->policy_version;
     f->age = a->age;
@@ -107,8 +109,10 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
     }
     /* A subject being enrolled has no grants, guardians or age on record yet. */
     known = *exists && a->action != PV_ACT_ENROLL;
-    /* A legal hold blocks deletion: the decision refuses it, and the refusal is audited. */
-    if (known && a->action == PV_ACT_DELETE) {
+    /* A legal hold blocks deletion, and removing a value is deleting it: the decision refuses
+     * both, and the refusal is audited. */
+    destroys = a->action == PV_ACT_DELETE || (a->action == PV_ACT_UPDATE && a->removes != 0);
+    if (known && destroys) {
         rc = pv_store_hold_active(c, a->subject, pv_now_ms());
         if (rc != 0 && rc != PV_ENOTFOUND)
             return rc;
@@ -117,8 +121,8 @@ gather(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, stru
     /* What the law keeps is not deleted before its time: the values of the record (or of every
      * record of the collection) whose retention has not ended, as the sweep reckons it. Read only
      * where the collection holds a category a deletion keeps. */
-    if (known && a->action == PV_ACT_DELETE && a->collection >= 0 &&
-        a->collection < p->ncollections && pv_kept_fields(p, &p->collections[a->collection]) != 0) {
+    if (known && destroys && a->collection >= 0 && a->collection < p->ncollections &&
+        pv_kept_fields(p, &p->collections[a->collection]) != 0) {
         rc = pv_retention_unexpired(v, c, a->subject, a->collection, a->record, pv_now_ms(),
                                     &f->unexpired);
         if (rc != 0)
@@ -227,7 +231,8 @@ pv_access(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, p
      * refused for what the law keeps names the categories kept. */
     rc = pv_vault_categories(v, a->collection,
                              kept_refusal(p, a, &f, &d)
-                                 ? f.unexpired & pv_kept_fields(p, &p->collections[a->collection])
+                                 ? f.unexpired & pv_kept_fields(p, &p->collections[a->collection]) &
+                                       (a->action == PV_ACT_UPDATE ? a->removes : ~0ULL)
                              : !d.permit                   ? a->fields
                              : a->action == PV_ACT_COLLECT ? d.fields
                                                            : (a->fields | d.fields),

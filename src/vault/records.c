@@ -418,6 +418,7 @@ pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *sub
     }
     if (rc == 0) {
         a.fields = u->fs.mask | u->fs.nulls;
+        a.removes = u->fs.nulls;
         a.undeclared = u->fs.undeclared;
         rc = pv_access(v, call, &a, apply_update, u, &d);
     }

@@ -32,6 +32,7 @@ struct pv_access {
     int collection;           /* -1 for none */
     const char *record;       /* record id or NULL */
     uint64_t fields;          /* fields written or looked up */
+    uint64_t removes;         /* update: the fields whose values it removes (sent as null) */
     const char *undeclared;   /* a field the collection lacks */
     const char *policy_version;
     int age;

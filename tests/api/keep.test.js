@@ -122,6 +122,41 @@ test('a legal hold is checked first, then what the law keeps', async () => {
   assert.equal(records(sub, 'visits'), 1);
 });
 
+test('removing a value with PATCH null is deleting it: refused for what the law keeps and under a hold', async () => {
+  const sub = await w.enroll({ name: 'Patch Person' });
+  assert.equal((await w.c.req('POST', `/v1/subjects/${sub}/assignments`, { token: w.tokens.staff1, purpose: 'operations',
+    json: { provider: w.users.prov1 } })).status, 201);
+  const id = await visit(sub, '2026-04-02');
+  const path = `/v1/subjects/${sub}/records/visits/${id}`;
+  // The notes of a visit are a medical record: removing them is refused, and audited as such.
+  isKept(await prov('PATCH', path, { notes: null }));
+  assert.deepEqual((await prov('GET', path)).json.fields, { date: '2026-04-02', reason: 'check-up', notes: 'blood pressure 120/80' });
+  const denied = (await auditOf(w, sub)).filter((e) => e.reason === 'retention-keeps');
+  assert.deepEqual(denied.map((e) => [e.action, e.record, e.categories.join()]), [['record.update', id, 'user.health.medical_record']]);
+  // Changing a value is not removing it.
+  assert.equal((await prov('PATCH', path, { notes: 'blood pressure 118/79' })).status, 200);
+  // A legal hold refuses every removal, of a value the person may otherwise delete at any time too.
+  const admin = await w.c.req('POST', '/v1/users', { token: w.tokens.admin, json: { username: 'patch-person',
+    password: PASSWORD('patch-person'), role: 'patient', subject_id: sub } });
+  assert.equal(admin.status, 201, admin.text);
+  const own = await w.c.login('patch-person', PASSWORD('patch-person'));
+  const note = await w.c.req('POST', `/v1/subjects/${sub}/records/messages`, { token: own, purpose: 'self',
+    json: { text: 'call the clinic', sent_at: '2026-05-02T09:00:00Z' } });
+  assert.equal(note.status, 201, note.text);
+  const notePath = `/v1/subjects/${sub}/records/messages/${note.json.id}`;
+  const holds = `/v1/subjects/${sub}/holds`;
+  const h = await w.c.req('POST', holds, { token: w.tokens.po1, purpose: 'operations', json: { reason: 'Dispute 2026-32' } });
+  assert.equal(h.status, 201, h.text);
+  const held = await w.c.req('PATCH', notePath, { token: own, purpose: 'self', json: { text: null } });
+  assert.equal(held.status, 409, held.text);
+  assert.equal(held.json.reason, 'legal-hold');
+  assert.equal((await w.c.req('GET', notePath, { token: own, purpose: 'self' })).json.fields.text, 'call the clinic');
+  assert.equal((await w.c.req('DELETE', `${holds}/${h.json.id}`, { token: w.tokens.po1, purpose: 'operations' })).status, 200);
+  const gone = await w.c.req('PATCH', notePath, { token: own, purpose: 'self', json: { text: null } });
+  assert.equal(gone.status, 200, gone.text);
+  assert.equal(gone.json.fields.text, undefined);
+});
+
 test('retention counts as the sweep counts it, from the last visit; once it ends the visit may go', async () => {
   const sub = await w.enroll({ name: 'Long Patient' });
   assert.equal((await w.c.req('POST', `/v1/subjects/${sub}/assignments`, { token: w.tokens.staff1, purpose: 'operations',
