@@ -82,6 +82,8 @@ int pv_buf_vprintf(struct pv_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Append s as a JSON string literal, quotes included. */
 int pv_buf_json_str(struct pv_buf *b, const char *s);
+/* Append s as HTML or XML text: & < > " ' as character references (NULL appends nothing). */
+int pv_buf_markup(struct pv_buf *b, const char *s);
 
 /* ---- strings ------------------------------------------------------------ */
 

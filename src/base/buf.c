@@ -108,6 +108,24 @@ pv_buf_printf(struct pv_buf *b, const char *fmt, ...)
 }
 
 int
+pv_buf_markup(struct pv_buf *b, const char *s)
+{
+    int rc = 0;
+
+    for (; rc == 0 && s && *s; s++) {
+        const char *e = *s == '&'    ? "&amp;"
+                        : *s == '<'  ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '"'  ? "&quot;"
+                        : *s == '\'' ? "&#39;"
+                                     : NULL;
+
+        rc = e ? pv_buf_puts(b, e) : pv_buf_append(b, s, 1);
+    }
+    return rc;
+}
+
+int
 pv_buf_json_str(struct pv_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

@@ -87,33 +87,6 @@ pv_h_disclosure_check(struct pv_req *r, struct pv_resp *out)
                                      pv_req_arg(r, "consents"), &out->body);
 }
 
-/* Text from the policy, safe inside HTML. */
-static int
-html_text(struct pv_buf *b, const char *s)
-{
-    int rc = 0;
-
-    for (; rc == 0 && s && *s; s++) {
-        switch (*s) {
-        case '&':
-            rc = pv_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            rc = pv_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rc = pv_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            rc = pv_buf_puts(b, "&quot;");
-            break;
-        default:
-            rc = pv_buf_append(b, s, 1);
-        }
-    }
-    return rc;
-}
-
 static int
 html_page(struct pv_resp *out, const char *title, const char *org, const char *what,
           const char *form_action)
@@ -125,15 +98,15 @@ html_page(struct pv_resp *out, const char *title, const char *org, const char *w
     rc = pv_buf_puts(&b, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
                          "<meta name=\"viewport\" content=\"width=device-width\"><title>");
     if (rc == 0)
-        rc = html_text(&b, title);
+        rc = pv_buf_markup(&b, title);
     if (rc == 0)
         rc = pv_buf_puts(&b, "</title><h1>");
     if (rc == 0)
-        rc = html_text(&b, org);
+        rc = pv_buf_markup(&b, org);
     if (rc == 0)
         rc = pv_buf_puts(&b, "</h1><p>");
     if (rc == 0)
-        rc = html_text(&b, what);
+        rc = pv_buf_markup(&b, what);
     if (rc == 0)
         rc = pv_buf_puts(&b, "</p>");
     /* A browser's GET never unsubscribes (link scanners fetch links): the button posts. */

@@ -388,35 +388,6 @@ pv_fhir_bundle(const struct pv_policy *p, const json_t *exp)
 
 /* ---- a printable copy ----------------------------------------------------------------------- */
 
-static int
-esc(struct pv_buf *b, const char *s)
-{
-    int rc = 0;
-
-    for (; rc == 0 && s && *s; s++) {
-        switch (*s) {
-        case '&':
-            rc = pv_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            rc = pv_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rc = pv_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            rc = pv_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            rc = pv_buf_puts(b, "&#39;");
-            break;
-        default:
-            rc = pv_buf_append(b, s, 1);
-        }
-    }
-    return rc;
-}
-
 /* A JSON value as text for a page: strings as they are, the rest as JSON. */
 static int
 esc_value(struct pv_buf *b, const json_t *value)
@@ -425,10 +396,10 @@ esc_value(struct pv_buf *b, const json_t *value)
     int rc;
 
     if (json_is_string(value))
-        return esc(b, json_string_value(value));
+        return pv_buf_markup(b, json_string_value(value));
     if ((s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
         return PV_ENOMEM;
-    rc = esc(b, s);
+    rc = pv_buf_markup(b, s);
     pv_wipe(s, strlen(s));
     free(s);
     return rc;
@@ -444,7 +415,7 @@ html(struct pv_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     for (const char *s = fmt; rc == 0 && *s; s++) {
         if (s[0] == '%' && s[1] == 's') {
-            rc = esc(b, va_arg(ap, const char *));
+            rc = pv_buf_markup(b, va_arg(ap, const char *));
             s++;
         } else {
             rc = pv_buf_append(b, s, 1);

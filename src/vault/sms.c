@@ -108,27 +108,8 @@ twiml(struct pv_buf *out, const char *text)
         return rc == 0 ? pv_buf_puts(out, "<Response/>\n") : rc;
     if (rc == 0)
         rc = pv_buf_puts(out, "<Response><Message>");
-    for (const char *s = text; rc == 0 && *s; s++) {
-        switch (*s) {
-        case '&':
-            rc = pv_buf_puts(out, "&amp;");
-            break;
-        case '<':
-            rc = pv_buf_puts(out, "&lt;");
-            break;
-        case '>':
-            rc = pv_buf_puts(out, "&gt;");
-            break;
-        case '"':
-            rc = pv_buf_puts(out, "&quot;");
-            break;
-        case '\'':
-            rc = pv_buf_puts(out, "&apos;");
-            break;
-        default:
-            rc = pv_buf_append(out, s, 1);
-        }
-    }
+    if (rc == 0)
+        rc = pv_buf_markup(out, text);
     return rc == 0 ? pv_buf_puts(out, "</Message></Response>\n") : rc;
 }
 
