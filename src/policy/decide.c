@@ -721,6 +721,9 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     /* Health data serves treatment, payment and operations, the person's own use, and the
      * uses the law allows without an authorization (the purpose's basis); any other purpose,
      * marketing above all, reaches it only under a written authorization naming it. */
+    /* A person enrolling (themselves, or as the guardian of a minor) is their own use too. */
+    if (f->action == PV_ACT_ENROLL && r->scope == PV_SCOPE_SELF)
+        own = 1;
     if (f->action != PV_ACT_CONSENT && c != NULL && needs_authorization(u, own) &&
         pv_policy_touches_phi(p, f->collection, touched(f, covered, all)) &&
         !authorized(p, d->purpose, f->consents)) {
