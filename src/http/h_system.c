@@ -95,15 +95,19 @@ policy_json(const struct pv_policy *p)
             if (u->requires & (UINT64_C(1) << k))
                 json_array_append_new(req, json_string(p->consents[k]));
         json_object_set_new(purposes, u->key,
-                            json_pack("{s:s?, s:b, s:o, s:o, s:o}", "description", u->description,
-                                      "tpo", u->tpo, "roles", rl, "categories",
-                                      str_list(u->categories, u->ncategories), "requires", req));
+                            json_pack("{s:s?, s:b, s:o, s:o, s:o, s:s, s:b, s:b, s:b}",
+                                      "description", u->description, "tpo", u->tpo, "roles", rl,
+                                      "categories", str_list(u->categories, u->ncategories),
+                                      "requires", req, "basis", pv_basis_name(u->basis),
+                                      "deidentified", u->deidentified, "sale", u->sale, "marketing",
+                                      u->marketing));
     }
     for (int i = 0; i < p->nrecipients; i++) {
         const struct pv_recipient *rc = &p->recipients[i];
         json_object_set_new(recips, rc->key,
-                            json_pack("{s:s, s:b, s:o}", "kind", rc->kind, "baa", rc->baa,
-                                      "categories", str_list(rc->categories, rc->ncategories)));
+                            json_pack("{s:s, s:b, s:o, s:b}", "kind", rc->kind, "baa", rc->baa,
+                                      "categories", str_list(rc->categories, rc->ncategories),
+                                      "sale", rc->sale));
     }
     for (int i = 0; i < p->nrights; i++) {
         char d[16];
@@ -134,7 +138,11 @@ policy_json(const struct pv_policy *p)
             if (p->disclosure.forbidden_kinds & (1u << k))
                 json_array_append_new(kinds, json_string(pv_recipient_kind_name(k)));
         json_object_set_new(j, "request_deadlines", deadlines);
-        json_object_set_new(j, "disclosure", json_pack("{s:o}", "forbidden_kinds", kinds));
+        json_object_set_new(j, "disclosure",
+                            json_pack("{s:o, s:b}", "forbidden_kinds", kinds, "never_sell",
+                                      p->disclosure.never_sell));
+        json_object_set_new(j, "aggregates",
+                            json_pack("{s:i}", "min_cell", p->aggregates.min_cell));
         json_object_set_new(j, "recordings",
                             p->recordings.declared
                                 ? json_pack("{s:b, s:s}", "recorded", p->recordings.recorded,

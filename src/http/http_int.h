@@ -161,5 +161,8 @@ int pv_h_records_delete_all(struct pv_req *r, struct pv_resp *out);
 int pv_h_notice(struct pv_req *r, struct pv_resp *out);
 int pv_h_touched(struct pv_req *r, struct pv_resp *out);
 int pv_h_vendors(struct pv_req *r, struct pv_resp *out);
+/* de-identified and aggregate data (h_deid.c) */
+int pv_h_deid_list(struct pv_req *r, struct pv_resp *out);
+int pv_h_aggregate(struct pv_req *r, struct pv_resp *out);
 
 #endif

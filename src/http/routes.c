@@ -106,6 +106,10 @@ const struct pv_route pv_routes[] = {
     {"GET", "/v1/notice", pv_h_notice, PV_AUTH_NONE, 0, NULL},
     {"GET", "/v1/audit/touched", pv_h_touched, PV_AUTH_USER, 0, NULL},
     {"GET", "/v1/vendors", pv_h_vendors, PV_AUTH_USER, 0, NULL},
+    /* de-identified and aggregate data: no subject, every read decided and audited */
+    {"GET", "/v1/deidentified/{collection}", pv_h_deid_list, PV_AUTH_DATA, 0,
+     "deidentified.read"},
+    {"GET", "/v1/aggregates/{collection}", pv_h_aggregate, PV_AUTH_DATA, 0, "aggregate.read"},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);

@@ -46,6 +46,8 @@ static const char *const action_names[PV_ACT_COUNT_] = {
     [PV_ACT_COLLECT] = "collect",
     [PV_ACT_REQUEST] = "request",
     [PV_ACT_FULFIL] = "fulfil",
+    [PV_ACT_DEIDENTIFIED] = "deidentified",
+    [PV_ACT_AGGREGATE] = "aggregate",
 };
 
 static const char *const channel_names[PV_CH_COUNT_] = {
@@ -75,6 +77,27 @@ const char *
 pv_channel_name(int ch)
 {
     return ch >= 0 && ch < PV_CH_COUNT_ ? channel_names[ch] : "none";
+}
+
+const char *
+pv_basis_name(int basis)
+{
+    return basis == PV_BASIS_LAW ? "law" : basis == PV_BASIS_PERSON ? "person" : "none";
+}
+
+int
+pv_policy_sale_held(const struct pv_policy *p, uint64_t consents)
+{
+    int declared = 0;
+
+    for (int i = 0; p->consent_kinds && i < p->nconsents; i++) {
+        if (p->consent_kinds[i].type != PV_CONSENT_SALE)
+            continue;
+        declared = 1;
+        if (!((consents >> i) & 1))
+            return 0;
+    }
+    return declared;
 }
 
 const char *
@@ -341,8 +364,8 @@ is_use(enum pv_action a)
     /* Recording a consent (a withdrawal above all) is never stopped by a restriction, and a
      * contact check answers "subject-restricted" by its own rule. */
     return a != PV_ACT_RESTRICT && a != PV_ACT_UNRESTRICT && a != PV_ACT_ENROLL &&
-           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT &&
-           a != PV_ACT_CLOSE && a != PV_ACT_HOLD &&
+           a != PV_ACT_LOOKUP && a != PV_ACT_CONSENT && a != PV_ACT_CONTACT && a != PV_ACT_CLOSE &&
+           a != PV_ACT_HOLD &&
            /* exercising a right is never stopped by a restriction (itself one of them) */
            a != PV_ACT_REQUEST && a != PV_ACT_FULFIL;
 }
@@ -503,6 +526,63 @@ disclose_denial(const struct pv_policy *p, const struct pv_facts *f)
     return NULL;
 }
 
+/* Whether purpose u needs a written authorization to touch health data. */
+static int
+needs_authorization(const struct pv_purpose *u, int own)
+{
+    if (u->marketing)
+        return 1; /* whoever acts, and whatever the policy says */
+    return !u->tpo && u->basis == PV_BASIS_NONE && !own;
+}
+
+/* Whether the request is a sale or sharing: its purpose is one, or its recipient. */
+static int
+sale_of(const struct pv_policy *p, const struct pv_purpose *u, const struct pv_facts *f)
+{
+    if (u->sale)
+        return 1;
+    return f->action == PV_ACT_DISCLOSE && f->recipient >= 0 && f->recipient < p->nrecipients &&
+           p->recipients[f->recipient].sale;
+}
+
+/*
+ * Reading the de-identified store or an aggregate of collection f->collection
+ * (no subject): allowed to any role the purpose allows (a scope of none
+ * included: nobody is identified), for the fields the purpose covers; the
+ * collection must be declared and some field covered. The aggregate's
+ * grouping field, if any, is f->fields and must be covered. De-identified
+ * data is no longer health information about anyone, so no authorization
+ * applies (HIPAA 164.514).
+ */
+static void
+aggregate_decision(const struct pv_policy *p, const struct pv_purpose *u, const struct pv_facts *f,
+                   struct pv_decision *d)
+{
+    uint64_t covered;
+
+    if (f->collection < 0 || f->collection >= p->ncollections) {
+        deny(d, PV_ENOTFOUND, "unknown-collection");
+        return;
+    }
+    if (f->undeclared) {
+        deny(d, PV_EFIELD, "undeclared-field");
+        return;
+    }
+    covered = pv_purpose_fields(p, u, &p->collections[f->collection]);
+    if (covered == 0) {
+        deny(d, PV_EDENIED, "purpose-excludes-collection");
+        return;
+    }
+    if ((f->fields & ~covered) != 0) {
+        deny(d, PV_EDENIED, "purpose-excludes-field");
+        return;
+    }
+    d->permit = 1;
+    d->err = 0;
+    d->reason = "permit";
+    d->fields = covered;
+}
+
 void
 pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_decision *d)
 {
@@ -537,6 +617,17 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
     }
     if (f->key && !f->key_purpose) {
         deny(d, PV_EDENIED, "key-purpose-not-allowed");
+        return;
+    }
+    /* Beyond the purposes that serve the person, only de-identified or aggregate data: a
+     * purpose marked so never reaches a person's records, whatever its categories say; and
+     * nothing identified may be asked for that way. */
+    if (f->action == PV_ACT_DEIDENTIFIED || f->action == PV_ACT_AGGREGATE) {
+        aggregate_decision(p, u, f, d);
+        return;
+    }
+    if (u->deidentified && f->action != PV_ACT_CONSENT) {
+        deny(d, PV_EDENIED, "deidentified-only");
         return;
     }
     if ((why = scope_denial(p, f, d->purpose, &via)) != NULL) {
@@ -629,10 +720,23 @@ pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_
         deny(d, PV_EDENIED, "purpose-excludes-field");
         return;
     }
-    if (u->marketing && f->action != PV_ACT_CONSENT && c != NULL &&
+    /* Health data serves treatment, payment and operations, the person's own use, and the
+     * uses the law allows without an authorization (the purpose's basis); any other purpose,
+     * marketing above all, reaches it only under a written authorization naming it. */
+    /* A person enrolling (themselves, or as the guardian of a minor) is their own use too. */
+    if (f->action == PV_ACT_ENROLL && r->scope == PV_SCOPE_SELF)
+        own = 1;
+    if (f->action != PV_ACT_CONSENT && c != NULL && needs_authorization(u, own) &&
         pv_policy_touches_phi(p, f->collection, touched(f, covered, all)) &&
         !authorized(p, d->purpose, f->consents)) {
-        deny(d, PV_EDENIED, "marketing-needs-authorization");
+        deny(d, PV_EDENIED,
+             u->marketing ? "marketing-needs-authorization" : "authorization-required");
+        return;
+    }
+    /* A sale or sharing needs the person's consent to it held: the opt-out (Global Privacy
+     * Control included) stops it. */
+    if (f->action != PV_ACT_CONSENT && sale_of(p, u, f) && !pv_policy_sale_held(p, f->consents)) {
+        deny(d, PV_EDENIED, "sale-opted-out");
         return;
     }
     if (f->action == PV_ACT_CONTACT && (why = contact_denial(p, u, f)) != NULL) {

@@ -1000,6 +1000,63 @@ purpose_marketing(struct ctx *c, struct pv_purpose *u, const node_t *vn)
     u->marketing = flag == 1 || implied;
 }
 
+/*
+ * basis, deidentified and sale of a purpose, and what cannot be right with
+ * them: a basis is for a purpose that is neither TPO nor marketing (TPO needs
+ * none, marketing always needs an authorization); answering the person
+ * (basis: person) is for roles that act for themselves or handle rights
+ * requests; a de-identified purpose has no basis for identified data and is
+ * no TPO; a sale needs a consent of type sale to opt out of, and is never a
+ * use the law requires or one answering the person.
+ */
+static void
+purpose_basis(struct ctx *c, struct pv_purpose *u, const node_t *vn)
+{
+    static const char *const bases[] = {"law", "person"};
+    const struct pv_policy *p = c->p;
+    node_t *v;
+    int sale_kind = 0;
+
+    if ((v = get(c, vn, "basis"))) {
+        const char *s = sval(v);
+        size_t i;
+        for (i = 0; s && i < PV_ARRAY_LEN(bases); i++)
+            if (strcmp(s, bases[i]) == 0)
+                break;
+        if (s == NULL || i == PV_ARRAY_LEN(bases))
+            err(c, v, "expected law or person for basis");
+        else if (u->tpo)
+            err(c, v, "purpose %s is tpo: it needs no other basis", u->key);
+        else if (u->marketing)
+            err(c, v,
+                "purpose %s is marketing: it reaches health data only under a written "
+                "authorization, never on a basis",
+                u->key);
+        else
+            u->basis = i == 0 ? PV_BASIS_LAW : PV_BASIS_PERSON;
+        for (int r = 0; u->basis == PV_BASIS_PERSON && r < p->nroles; r++)
+            if ((u->roles & (1u << r)) && p->roles[r].scope != PV_SCOPE_SELF &&
+                !(p->roles[r].powers & PV_POWER_RIGHTS))
+                err(c, v,
+                    "basis person answers the person: role %s neither acts for itself nor has "
+                    "the rights power",
+                    p->roles[r].name);
+    }
+    if ((v = get(c, vn, "deidentified")) && get_bool(c, v, "deidentified", &u->deidentified) &&
+        u->deidentified && (u->tpo || u->basis != PV_BASIS_NONE))
+        err(c, v, "purpose %s is de-identified only: it cannot also be tpo or have a basis",
+            u->key);
+    if ((v = get(c, vn, "sale")) && get_bool(c, v, "sale", &u->sale) && u->sale) {
+        for (int k = 0; p->consent_kinds && k < p->nconsents; k++)
+            sale_kind |= p->consent_kinds[k].type == PV_CONSENT_SALE;
+        if (u->tpo || u->basis != PV_BASIS_NONE)
+            err(c, v, "purpose %s is a sale: it cannot be tpo or have a basis", u->key);
+        else if (!sale_kind)
+            err(c, v, "purpose %s is a sale: declare a consent of type sale, the person's opt-out",
+                u->key);
+    }
+}
+
 static void
 load_consents(struct ctx *c, const node_t *n)
 {
@@ -1018,7 +1075,8 @@ static void
 load_purposes(struct ctx *c, const node_t *m)
 {
     static const char *const keys[] = {"description", "tpo",       "roles", "categories",
-                                       "requires",    "marketing", NULL};
+                                       "requires",    "marketing", "basis", "deidentified",
+                                       "sale",        NULL};
     struct pv_policy *p = c->p;
     yaml_node_pair_t *pr;
 
@@ -1080,14 +1138,32 @@ load_purposes(struct ctx *c, const node_t *m)
             }
         }
         purpose_marketing(c, u, vn);
+        purpose_basis(c, u, vn);
         p->npurposes++;
     }
+}
+
+/* A recipient marked sale: never a provider for care or the law; needs a sale consent kind. */
+static void
+recipient_sale(struct ctx *c, const struct pv_recipient *r, const node_t *v)
+{
+    const struct pv_policy *p = c->p;
+    int sale_kind = 0;
+
+    for (int k = 0; p->consent_kinds && k < p->nconsents; k++)
+        sale_kind |= p->consent_kinds[k].type == PV_CONSENT_SALE;
+    if (r->kind && (strcmp(r->kind, "provider") == 0 || strcmp(r->kind, "legal") == 0))
+        err(c, v, "recipient %s of kind %s is not a sale: sale applies to other kinds", r->key,
+            r->kind);
+    else if (!sale_kind)
+        err(c, v, "recipient %s is a sale: declare a consent of type sale, the person's opt-out",
+            r->key);
 }
 
 static void
 load_recipients(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"kind", "baa", "categories", NULL};
+    static const char *const keys[] = {"kind", "baa", "categories", "sale", NULL};
     static const char *const kinds[] = {
         "provider", "service_provider", "affiliate", "business_partner", "legal", "buyer"};
     struct pv_policy *p = c->p;
@@ -1128,6 +1204,8 @@ load_recipients(struct ctx *c, const node_t *m)
             get_bool(c, v, "baa", &r->baa);
         if ((v = need(c, vn, "categories", what)))
             r->categories = get_list(c, v, "categories", 'c', &r->ncategories);
+        if ((v = get(c, vn, "sale")) && get_bool(c, v, "sale", &r->sale) && r->sale)
+            recipient_sale(c, r, v);
         p->nrecipients++;
     }
 }
@@ -1204,13 +1282,23 @@ load_rights(struct ctx *c, const node_t *m)
 static void
 load_disclosure(struct ctx *c, const node_t *m)
 {
-    static const char *const keys[] = {"forbidden_kinds", NULL};
+    static const char *const keys[] = {"forbidden_kinds", "never_sell", NULL};
     struct pv_policy *p = c->p;
     node_t *v;
 
     if (!want_map(c, m, "disclosure"))
         return;
     check_keys(c, m, keys, "disclosure");
+    if ((v = get(c, m, "never_sell")) && get_bool(c, v, "never_sell", &p->disclosure.never_sell) &&
+        p->disclosure.never_sell) {
+        /* A service that sells nothing can have nothing marked as a sale. */
+        for (int i = 0; i < p->npurposes; i++)
+            if (p->purposes[i].sale)
+                err(c, v, "never_sell: purpose %s is marked sale", p->purposes[i].key);
+        for (int i = 0; i < p->nrecipients; i++)
+            if (p->recipients[i].sale)
+                err(c, v, "never_sell: recipient %s is marked sale", p->recipients[i].key);
+    }
     if ((v = get(c, m, "forbidden_kinds")) == NULL)
         return;
     if (v->type != YAML_SEQUENCE_NODE) {
@@ -1228,6 +1316,20 @@ load_disclosure(struct ctx *c, const node_t *m)
         else
             p->disclosure.forbidden_kinds |= 1u << k;
     }
+}
+
+/* aggregates: {min_cell}: the smallest count an aggregate gives. */
+static void
+load_aggregates(struct ctx *c, const node_t *m)
+{
+    static const char *const keys[] = {"min_cell", NULL};
+    node_t *v;
+
+    if (!want_map(c, m, "aggregates"))
+        return;
+    check_keys(c, m, keys, "aggregates");
+    if ((v = need(c, m, "min_cell", "aggregates")))
+        get_int(c, v, 2, 1000, "min_cell", &c->p->aggregates.min_cell);
 }
 
 /*
@@ -1689,6 +1791,7 @@ load_root(struct ctx *c, node_t *root)
                                        "disclosure",
                                        "recordings",
                                        "payment_cards",
+                                       "aggregates",
                                        NULL};
     struct pv_policy *p = c->p;
     node_t *v, *cats = NULL;
@@ -1753,6 +1856,8 @@ load_root(struct ctx *c, node_t *root)
         load_recordings(c, v);
     if ((v = get(c, root, "payment_cards")))
         load_payment_cards(c, v);
+    if ((v = get(c, root, "aggregates")))
+        load_aggregates(c, v);
     if ((v = get(c, root, "communications")))
         load_communications(c, v);
     load_access_rules(c, root);
@@ -1788,6 +1893,7 @@ pv_policy_parse(const char *name, const char *text, size_t len, struct pv_policy
     c.p->visit_collection = -1;
     c.p->assign_after = -1;
     c.p->usage = -1;
+    c.p->aggregates.min_cell = 11; /* the cell size CMS's suppression policy uses */
     c.p->source = pv_arena_strndup(c.a, text, len);
     c.p->source_len = len;
     access_defaults(c.p);

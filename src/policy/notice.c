@@ -9,6 +9,7 @@
  * organization's name and contacts, descriptions, the SMS help text) is
  * escaped for the format, so a policy cannot inject markup into the page.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "policy/policy_int.h"
@@ -357,6 +358,14 @@ section_purposes(struct out *o, const struct pv_policy *p)
         if (u->tpo)
             raw(o, u->description ? " (treatment, payment or operations)"
                                   : "Treatment, payment or operations");
+        if (u->basis == PV_BASIS_LAW)
+            raw(o, " (required or allowed by law: no authorization needed)");
+        if (u->basis == PV_BASIS_PERSON)
+            raw(o, " (answering your own requests: no authorization needed)");
+        if (u->deidentified)
+            raw(o, " (de-identified or aggregate data only: never anything that identifies you)");
+        if (u->sale)
+            raw(o, " (a sale or sharing of your information: only until you opt out)");
         cell_next(o);
         for (int k = 0; k < p->nroles; k++)
             if (u->roles & (1u << k)) {
@@ -380,8 +389,23 @@ section_purposes(struct out *o, const struct pv_policy *p)
         row_end(o);
     }
     table_end(o);
-    para(o, "We never use your health information for marketing without your written "
-            "authorization.");
+    para(o, "We use your health information only for treatment, payment and health-care "
+            "operations, for you, and where the law requires or allows it (the purposes marked "
+            "so); for anything else, marketing above all, only with your written authorization "
+            "for that purpose, which you may withdraw.");
+    for (int i = 0; i < p->npurposes; i++)
+        if (p->purposes[i].deidentified) {
+            char line[512];
+            (void)snprintf(line, sizeof line,
+                           "Purposes marked de-identified see only data that cannot identify you: "
+                           "records kept apart from anyone's name, with the month only, and "
+                           "counts in which any group of fewer than %d records or people is "
+                           "suppressed. De-identified data may be kept after your own data is "
+                           "deleted.",
+                           p->aggregates.min_cell);
+            para(o, line);
+            break;
+        }
 }
 
 static void
@@ -422,13 +446,17 @@ section_recipients(struct out *o, const struct pv_policy *p)
             }
             if (p->disclosure.forbidden_kinds & (1u << kind))
                 raw(o, " (nothing: we never share with this kind of recipient)");
+            if (rc->sale)
+                raw(o, " (a sale or sharing: only until you opt out)");
             row_end(o);
         }
         table_end(o);
     }
     para_begin(o);
-    raw(o, "We never sell your personal information");
-    for (int k = 0; k < p->nconsents; k++)
+    raw(o, p->disclosure.never_sell ? "We never sell or share your personal information, "
+                                      "with anyone, for any purpose"
+                                    : "We never sell your personal information");
+    for (int k = 0; !p->disclosure.never_sell && k < p->nconsents; k++)
         if (p->consent_kinds[k].type == PV_CONSENT_SALE) {
             raw(o, " or share it without your explicit consent ");
             code(o, p->consents[k]);

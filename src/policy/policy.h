@@ -124,6 +124,20 @@ struct pv_purpose {
     int ncategories;
     uint64_t requires; /* bit i: consent kind i must be held */
     int marketing;     /* a marketing purpose: never reaches health data without authorization */
+    /* why a purpose that is not TPO may reach health data without the person's written
+       authorization: enum pv_basis (docs/policy.md: purposes) */
+    int basis;
+    /* reads only the de-identified store and aggregates: never a person's records */
+    int deidentified;
+    /* a sale or sharing of personal information: needs the subject's sale consent held */
+    int sale;
+};
+
+/* The lawful ground of a purpose that is neither TPO nor marketing, for health data. */
+enum pv_basis {
+    PV_BASIS_NONE,   /* health data only under a written authorization naming the purpose */
+    PV_BASIS_LAW,    /* a use the law requires or allows (legal requests, public health) */
+    PV_BASIS_PERSON, /* answering the person: their rights requests */
 };
 
 struct pv_recipient {
@@ -132,6 +146,7 @@ struct pv_recipient {
     int baa;          /* a business associate agreement is signed */
     const char **categories;
     int ncategories;
+    int sale; /* a disclosure to it is a sale or sharing: needs the subject's sale consent */
 };
 
 struct pv_right {
@@ -259,7 +274,12 @@ struct pv_policy { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     /* disclosure rules beyond each recipient's own (docs/policy.md: disclosure) */
     struct {
         unsigned forbidden_kinds; /* bit k: recipients of enum pv_recipient_kind k get nothing */
+        int never_sell; /* the service sells and shares nothing: no sale purpose or recipient */
     } disclosure;
+    /* aggregates (docs/policy.md: aggregates) */
+    struct {
+        int min_cell; /* a count below this is reported as suppressed, never given */
+    } aggregates;
     /* whether sessions are recorded (docs/policy.md: recordings); declared 0: the policy
        says nothing */
     struct {
@@ -340,6 +360,10 @@ enum pv_action {
     /* verify, extend, complete or deny a rights request (the rights power only); completing an
        amendment names its collection and fields */
     PV_ACT_FULFIL,
+    /* read the de-identified store of a collection (no subject) */
+    PV_ACT_DEIDENTIFIED,
+    /* count records of a collection, small cells suppressed (no subject) */
+    PV_ACT_AGGREGATE,
     PV_ACT_COUNT_
 };
 
@@ -401,6 +425,12 @@ struct pv_decision {
 };
 
 void pv_policy_decide(const struct pv_policy *p, const struct pv_facts *f, struct pv_decision *d);
+
+/* The basis names: "none", "law", "person". */
+const char *pv_basis_name(int basis);
+/* Whether the subject holds every consent kind of type sale (consents: bit i held); a policy
+ * with none declares no opt-out, and nothing can be held. */
+int pv_policy_sale_held(const struct pv_policy *p, uint64_t consents);
 
 /* Whether purpose index u is among the n purpose indices of list. */
 int pv_purpose_listed(const int *list, int n, int u);

@@ -605,6 +605,21 @@ int pv_store_deid_put(struct pv_conn *c, const struct pv_deid *d, const char *ca
 int pv_store_deid_list(struct pv_conn *c, const char *collection, const char *after, int limit,
                        int (*cb)(const struct pv_deid *d, void *arg), void *arg);
 
+/* ---- aggregates (aggregates.c) --------------------------------------------------------- */
+
+/*
+ * Per month of creation (YYYY-MM), the count of records (usage events when
+ * usage) of collection and of distinct subjects holding them, over subjects
+ * whose data may be used (status active), in month order.
+ */
+int pv_store_aggregate_months(struct pv_conn *c, int usage, const char *collection,
+                              int (*cb)(const char *month, int64_t records, int64_t subjects,
+                                        void *arg),
+                              void *arg);
+/* Each record of collection of an active subject, ordered by subject. */
+int pv_store_aggregate_each(struct pv_conn *c, int usage, const char *collection,
+                            int (*cb)(const struct pv_record *r, void *arg), void *arg);
+
 /* ---- individual rights (rights.c) ------------------------------------------------------- */
 
 #define PV_REQUEST_TEXT_MAX 2000                             /* a reason, an explanation */

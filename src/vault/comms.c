@@ -463,9 +463,17 @@ pv_vault_unsubscribe(struct pv_vault *v, const char *token, json_t **out)
 /* ---- contact check ------------------------------------------------------------------ */
 
 static const char *const contact_answers[] = {
-    "consent-required",    "channel-consent-required",    "sms-stopped",
-    "no-address",          "confidential-communications", "subject-restricted",
-    "channel-not-offered", "pending-policy-change",       "marketing-needs-authorization",
+    "consent-required",
+    "channel-consent-required",
+    "sms-stopped",
+    "no-address",
+    "confidential-communications",
+    "subject-restricted",
+    "channel-not-offered",
+    "pending-policy-change",
+    "marketing-needs-authorization",
+    "authorization-required",
+    "sale-opted-out",
 };
 
 /* The link that withdraws the marketing consent that let this email go out. */
@@ -820,6 +828,8 @@ static const char *const disclose_answers[] = {
     "unknown-recipient",
     "purpose-excludes-field",
     "marketing-needs-authorization",
+    "authorization-required",
+    "sale-opted-out",
     "consent-required",
     "pending-policy-change",
     /* the recipient's rules (policy/decide.c: disclose_denial) */

@@ -302,6 +302,26 @@ int pv_vault_usage_collect(struct pv_vault *v, struct pv_call *call, const char 
 int pv_vault_usage_list(struct pv_vault *v, struct pv_call *call, const char *subject,
                         const char *after, int limit, json_t **out);
 
+/* ---- de-identified and aggregate data (deid.c) ------------------------------------------- */
+
+/*
+ * The de-identified rows of collection (values kept apart from their person
+ * at disposal), {collection, rows: [{id, month, fields}], next}: the fields
+ * the purpose covers. Decided (action deidentified) and audited, no subject.
+ */
+int pv_vault_deid_list(struct pv_vault *v, struct pv_call *call, const char *collection,
+                       const char *after, int limit, json_t **out);
+/*
+ * Counts over the records of collection of people whose data may be used,
+ * by "month" of creation or by the value of one field the purpose covers:
+ * {collection, by, min_cell, cells: [{month|value, records, people} |
+ * {month, suppressed}], suppressed_values}. Cells below the policy's
+ * min_cell are suppressed (a rare value is not named at all). Decided
+ * (action aggregate) and audited, no subject.
+ */
+int pv_vault_aggregate(struct pv_vault *v, struct pv_call *call, const char *collection,
+                       const char *by, json_t **out);
+
 /* ---- keys (keys.c) -------------------------------------------------------------------- */
 
 struct pv_keys_report {

@@ -187,7 +187,7 @@ test('health data only under a business associate agreement, never to a business
     assert.deepEqual([chk.json.allowed, chk.json.reason], [false, 'business-partner-no-health-data']);
     assert.equal(sqlite(t.data, 'SELECT count(*) FROM disclosures').trim(), String(cases.filter((x) => x[3] === 201).length));
     const policy = (await c.req('GET', '/v1/policy')).json;
-    assert.deepEqual(policy.disclosure, { forbidden_kinds: [] });
+    assert.deepEqual(policy.disclosure, { forbidden_kinds: [], never_sell: false });
   } finally {
     await t.stop();
     t.remove();
@@ -211,7 +211,7 @@ test('a policy may forbid service providers altogether', async () => {
       json: { recipient: 'county-court', collection: 'visits' } });
     assert.equal(court.status, 201);
     assert.equal(sqlite(t.data, 'SELECT count(*) FROM disclosures').trim(), '1');
-    assert.deepEqual((await c.req('GET', '/v1/policy')).json.disclosure, { forbidden_kinds: ['service_provider'] });
+    assert.deepEqual((await c.req('GET', '/v1/policy')).json.disclosure, { forbidden_kinds: ['service_provider'], never_sell: false });
   } finally {
     await t.stop();
     t.remove();

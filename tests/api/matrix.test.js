@@ -6,7 +6,10 @@
 // GET /v1/policy shows it and the rules of docs/policy.md: the role must be allowed the purpose,
 // its scope must cover the subject, the purpose's consents must be held (the subjects here
 // record none, so they hold the kinds whose default is granted), and the fields touched must be
-// covered by the purpose's categories; a field whose category needs a consent not held is
+// covered by the purpose's categories; a purpose marked de-identified reaches no record
+// (deidentified-only); health data needs a written authorization unless the purpose is TPO, the
+// person's own use or has a basis in the law or in answering the person; a field whose category
+// needs a consent not held is
 // refused on a write; a delete is refused (409 retention-keeps) while the record holds a value of
 // a category whose `deletion` is `keep` and whose retention has not ended. Every answer must
 // match: the status, the denial's reason, and for reads exactly the fields returned.
@@ -43,16 +46,24 @@ function expected(policy, { role, purpose, action, collection, fields, related }
   const scope = policy.roles[role].scope;
   const coll = policy.collections[collection];
   if (!p.roles.includes(role)) return { permit: false, reason: 'role-not-allowed-purpose' };
+  // A purpose marked de-identified reaches no person's records at all.
+  if (p.deidentified) return { permit: false, reason: 'deidentified-only' };
   if (scope === 'none') return { permit: false, reason: 'no-data-access' };
   if (scope === 'self' && !related) return { permit: false, reason: 'not-own-subject' };
   if (scope === 'assigned' && !related) return { permit: false, reason: 'not-assigned' };
   if (!p.requires.every((k) => holds(policy, k))) return { permit: false, reason: 'consent-required' };
   const covered = Object.keys(coll).filter((f) => p.categories.some((c) => covers(c, coll[f])));
-  // Marketing never reaches health data without a written authorization, which the subjects of
-  // the matrix never give (a purpose is marketing by its name or a marketing consent it requires).
-  const marketing = purpose === 'marketing' || p.requires.some((k) => policy.consent_kinds[k]?.type === 'marketing');
-  const needsAuthorization = (touched) => marketing && touched.some((f) => policy.categories[coll[f]].phi);
-  const refused = { permit: false, reason: 'marketing-needs-authorization' };
+  // Health data serves treatment, payment and operations (tpo), the person's own use (a role of
+  // scope self on their own subject), and the uses the policy marks with a basis (law, person);
+  // any other purpose, and marketing always, needs a written authorization, which the subjects
+  // of the matrix never give (a purpose is marketing by its name, its flag or a marketing
+  // consent it requires).
+  const marketing = purpose === 'marketing' || p.marketing === true ||
+    p.requires.some((k) => policy.consent_kinds[k]?.type === 'marketing');
+  const own = scope === 'self' && related;
+  const authorizationNeeded = marketing || (!p.tpo && p.basis === 'none' && !own);
+  const needsAuthorization = (touched) => authorizationNeeded && touched.some((f) => policy.categories[coll[f]].phi);
+  const refused = { permit: false, reason: marketing ? 'marketing-needs-authorization' : 'authorization-required' };
   if (action === 'read') {
     if (!covered.length) return { permit: false, reason: 'purpose-excludes-collection' };
     return needsAuthorization(covered) ? refused : { permit: true, visible: covered };

@@ -658,6 +658,25 @@ static const struct crow example_rows[] = {
      "acme-billing", "", 0, "purpose-excludes-field", NULL},
 };
 
+/* Over sale.yaml: a sale or sharing (a purpose or a recipient marked so) needs the sale
+ * consent held; the opt-out (GPC) withdraws it. */
+static const struct crow sale_rows[] = {
+    {"staff", "operations", PV_ACT_DISCLOSE, "profile", "name,email", 0, "sale_sharing", NULL, "",
+     0, 0, 0, "ad-network", "", 1, "permit", NULL},
+    {"staff", "operations", PV_ACT_DISCLOSE, "profile", "name,email", 0, "", NULL, "", 0, 0, 0,
+     "ad-network", "", 0, "sale-opted-out", NULL},
+    {"staff", "operations", PV_ACT_DISCLOSE, "profile", "name,email", 0, "", NULL, "", 0, 0, 0,
+     "mail-house", "", 1, "permit", NULL},
+    {"staff", "advertising", PV_ACT_READ, "profile", "", 0, "sale_sharing", NULL, "", 0, 0, 0, NULL,
+     "", 1, "permit", "name,email"},
+    {"staff", "advertising", PV_ACT_READ, "profile", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "sale-opted-out", NULL},
+    {"staff", "advertising", PV_ACT_DISCLOSE, "profile", "name", 0, "", NULL, "", 0, 0, 0,
+     "mail-house", "", 0, "sale-opted-out", NULL},
+    {"privacy_officer", "legal", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0,
+     0, "court", "", 1, "permit", NULL},
+};
+
 /* Over marketing-health.yaml, whose marketing purposes cover every category. */
 static const struct crow health_rows[] = {
     /* marketing on health data without a written authorization is denied, always */
@@ -682,8 +701,39 @@ static const struct crow health_rows[] = {
     /* marketing without health data, other purposes on health data, recording consent */
     {"staff", "marketing", PV_ACT_READ, "profile", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
      "permit", "name,email,phone"},
-    {"staff", "research", PV_ACT_READ, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+    /* B1: any other purpose that is not TPO reaches health data only under an authorization
+     * naming it; the uses the law allows without one carry their basis */
+    {"staff", "research", PV_ACT_READ, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "authorization-required", NULL},
+    {"staff", "research", PV_ACT_READ, "conditions", "", 0, "health_marketing", NULL, "", 0, 0, 0,
+     NULL, "", 0, "authorization-required", NULL},
+    {"staff", "research", PV_ACT_CREATE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0, NULL,
+     "", 0, "authorization-required", NULL},
+    {"staff", "research", PV_ACT_DISCLOSE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0,
+     "mailer", "", 0, "authorization-required", NULL},
+    {"staff", "research", PV_ACT_READ, "conditions", "", 0, "research_use", NULL, "", 0, 0, 0, NULL,
+     "", 1, "permit", "condition"},
+    {"privacy_officer", "legal", PV_ACT_READ, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "",
+     1, "permit", "condition"},
+    {"privacy_officer", "rights", PV_ACT_READ, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "",
+     1, "permit", "condition"},
+    /* B6: a de-identified purpose reaches no record, only the de-identified store and counts */
+    {"staff", "stats", PV_ACT_READ, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "deidentified-only", NULL},
+    {"staff", "stats", PV_ACT_READ, "profile", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "deidentified-only", NULL},
+    {"staff", "stats", PV_ACT_DISCLOSE, "profile", "name", 0, "", NULL, "", 0, 0, 0, "mailer", "",
+     0, "deidentified-only", NULL},
+    {"staff", "stats", PV_ACT_AGGREGATE, "conditions", "condition", 0, "", NULL, "", 0, 0, 0, NULL,
+     "", 1, "permit", "condition"},
+    {"staff", "stats", PV_ACT_DEIDENTIFIED, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
      "permit", "condition"},
+    {"staff", "research", PV_ACT_AGGREGATE, "profile", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "purpose-excludes-collection", NULL},
+    {"staff", "research", PV_ACT_AGGREGATE, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
+     "permit", "condition"},
+    {"admin", "stats", PV_ACT_AGGREGATE, "conditions", "", 0, "", NULL, "", 0, 0, 0, NULL, "", 0,
+     "role-not-allowed-purpose", NULL},
     {"provider", "treatment", PV_ACT_READ, "conditions", "", 1, "", NULL, "", 0, 0, 0, NULL, "", 1,
      "permit", "condition"},
     {"staff", "marketing", PV_ACT_CONSENT, NULL, "", 0, "", NULL, "", 0, 0, 0, NULL, "", 1,
@@ -772,6 +822,7 @@ static void
 test_marketing_on_health_data(void **state)
 {
     (void)state;
+    run_crows("tests/unit/policies/good/sale.yaml", sale_rows, PV_ARRAY_LEN(sale_rows));
     run_crows("tests/unit/policies/good/marketing-health.yaml", health_rows,
               PV_ARRAY_LEN(health_rows));
 }
