@@ -2,6 +2,9 @@
 // through its HTTP API, as the providers, their clients, support staff, the privacy officer and an
 // attacker would use it. Each test names the requirements (REQUIREMENTS.md) it proves.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ADMIN_PASSWORD, PASSWORD, SRC, cli, sqlite, startServer } from '../api/lib/harness.js';
 
@@ -173,6 +176,20 @@ test('C4, D2, E6: no sale (Global Privacy Control honored); marketing until the 
   const d = await c.req('POST', `/v1/subjects/${kim}/disclosures`, { token: t.priv, purpose: 'legal',
     json: { recipient: 'data-broker', collection: 'profile' } });
   assert.equal(d.json.reason, 'unknown-recipient');
+  // And the policy cannot be made to sell: a copy of it with a data broker marked as a sale is
+  // refused at load, because HEP.PRO says it never sells.
+  const dir = mkdtempSync(path.join(tmpdir(), 'hep-sale-'));
+  try {
+    const text = readFileSync(POLICY, 'utf8');
+    assert.ok(text.includes('\nrecipients:\n'));
+    writeFileSync(`${dir}/p.yaml`, text.replace('\nrecipients:\n',
+      '\nrecipients:\n  data-broker: {kind: business_partner, sale: true, categories: [user.contact.email]}\n'));
+    const chk = cli(['policy', 'check', `${dir}/p.yaml`]);
+    assert.notEqual(chk.status, 0);
+    assert.match(chk.stderr, /never_sell: recipient data-broker is marked sale/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('E5, E8, E9: a portable export, the right to know, and a request by an authorized agent', async () => {
@@ -217,4 +234,45 @@ test('E3, F3, E12: deletion keeps what accounting law keeps and de-identified pr
   const deid = sqlite(srv.data, "SELECT collection FROM deidentified").trim().split('\n');
   assert.ok(deid.includes('programs'));
   assert.doesNotMatch(sqlite(srv.data, 'SELECT * FROM deidentified'), new RegExp(`${kim}|${program}`));
+});
+
+test('B6, F3: research, marketing and analytics get de-identified programs and counts with small cells suppressed, never a client', async () => {
+  // Kim's program, gone with her account above, lives on de-identified: no client, record or day.
+  const list = await c.req('GET', '/v1/deidentified/programs', { token: t.help, purpose: 'research' });
+  assert.equal(list.status, 200, list.text);
+  const row = list.json.rows.find((x) => x.fields.exercises === 'quad sets 3x10; heel slides 3x15');
+  assert.ok(row, list.text);
+  assert.deepEqual(Object.keys(row).sort(), ['fields', 'id', 'month']);
+  assert.match(row.month, /^\d{4}-\d{2}$/);
+  for (const trace of [kim, program, 'Kim', 'kim@example.org']) assert.ok(!list.text.includes(trace), trace);
+  // Eleven clients start hip mobility; one starts a rare program for her shoulder.
+  const clients = [];
+  for (let i = 0; i < 11; i++) {
+    const s = await create(t['pt-sato'], '1970-02-02', { name: `Hip Client ${i}` });
+    assert.equal(s.status, 201, s.text);
+    clients.push(s.json.id);
+    assert.equal((await rec('POST', s.json.id, 'programs', t['pt-sato'], 'treatment',
+      { title: 'Hip mobility', exercises: 'clamshells 3x12', frequency: 'daily' })).status, 201);
+  }
+  const rare = await create(t['pt-sato'], '1966-03-03', { name: 'Rare Client' });
+  assert.equal((await rec('POST', rare.json.id, 'programs', t['pt-sato'], 'treatment',
+    { title: 'Frozen shoulder, stage 2', exercises: 'pendulums 3x20', frequency: 'twice daily' })).status, 201);
+  // Counts by title: only a title held by at least 11 clients is named and counted.
+  const agg = await c.req('GET', '/v1/aggregates/programs?by=title', { token: t.help, purpose: 'research' });
+  assert.equal(agg.status, 200, agg.text);
+  assert.equal(agg.json.min_cell, 11);
+  assert.deepEqual(agg.json.cells, [{ value: 'Hip mobility', records: 11, people: 11 }]);
+  assert.ok(agg.json.suppressed_values >= 1);
+  assert.ok(!agg.text.includes('Frozen') && !agg.text.includes('sub_') && !agg.text.includes('rec_'));
+  // Never a client's own records or profile, whoever is asked for.
+  for (const path of [`/v1/subjects/${rare.json.id}/records/programs`, `/v1/subjects/${rare.json.id}`,
+    `/v1/subjects/${clients[0]}/export`]) {
+    const r = await c.req('GET', path, { token: t.help, purpose: 'research' });
+    assert.equal(r.status, 403, path);
+    assert.equal(r.json.reason, 'deidentified-only', path);
+  }
+  // Research on what HEP.PRO does not share de-identified (the conditions) is refused outright.
+  const cond = await c.req('GET', '/v1/aggregates/conditions', { token: t.help, purpose: 'research' });
+  assert.equal(cond.status, 403);
+  assert.equal(cond.json.reason, 'purpose-excludes-collection');
 });
