@@ -161,5 +161,8 @@ int pv_h_records_delete_all(struct pv_req *r, struct pv_resp *out);
 int pv_h_notice(struct pv_req *r, struct pv_resp *out);
 int pv_h_touched(struct pv_req *r, struct pv_resp *out);
 int pv_h_vendors(struct pv_req *r, struct pv_resp *out);
+/* end-to-end values: public keys */
+int pv_h_public_key_set(struct pv_req *r, struct pv_resp *out);
+int pv_h_public_keys(struct pv_req *r, struct pv_resp *out);
 
 #endif

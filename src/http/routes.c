@@ -106,6 +106,9 @@ const struct pv_route pv_routes[] = {
     {"GET", "/v1/notice", pv_h_notice, PV_AUTH_NONE, 0, NULL},
     {"GET", "/v1/audit/touched", pv_h_touched, PV_AUTH_USER, 0, NULL},
     {"GET", "/v1/vendors", pv_h_vendors, PV_AUTH_USER, 0, NULL},
+    /* end-to-end values: each user's public key, and the keys of a subject's readers */
+    {"PUT", "/v1/auth/public-key", pv_h_public_key_set, PV_AUTH_USER, 4 * KB, NULL},
+    {"GET", "/v1/subjects/{id}/public-keys", pv_h_public_keys, PV_AUTH_DATA, 0, "public-key.read"},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);
