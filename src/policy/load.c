@@ -1706,12 +1706,29 @@ load_access_rules(struct ctx *c, const node_t *root)
 static void
 load_root(struct ctx *c, node_t *root)
 {
-    static const char *const keys[] = {
-        "phivault",    "organization",   "effective", "minimum_age",        "categories",
-        "collections", "roles",          "purposes",  "consents",           "recipients",
-        "rights",      "communications", "minors",    "profile_visibility", "restriction",
-        "break_glass", "authentication", "change",    "visit_collection",   "disclosure",
-        "recordings",  "payment_cards",  NULL};
+    static const char *const keys[] = {"phivault",
+                                       "organization",
+                                       "effective",
+                                       "minimum_age",
+                                       "categories",
+                                       "collections",
+                                       "roles",
+                                       "purposes",
+                                       "consents",
+                                       "recipients",
+                                       "rights",
+                                       "communications",
+                                       "minors",
+                                       "profile_visibility",
+                                       "restriction",
+                                       "break_glass",
+                                       "authentication",
+                                       "change",
+                                       "visit_collection",
+                                       "disclosure",
+                                       "recordings",
+                                       "payment_cards",
+                                       NULL};
     struct pv_policy *p = c->p;
     node_t *v, *cats = NULL;
     int y, mo, d;
