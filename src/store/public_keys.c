@@ -61,6 +61,7 @@ pv_store_public_key_get(struct pv_conn *c, const char *user_id, struct pv_public
     struct pv_stmt *st;
     int rc;
 
+    memset(&k, 0, sizeof k);
     PREP(c, &q_get, st);
     pv_stmt_text(st, 1, user_id);
     rc = pv_stmt_step(st);

@@ -19,7 +19,7 @@
 
 /* At most this many readers per value, and this many bytes per box: a chat message with room. */
 #define E2E_READERS_MAX 16
-#define E2E_BOX_MAX (64 * 1024 + PV_BOX_SEAL_BYTES)
+#define E2E_BOX_MAX ((size_t)64 * 1024 + PV_BOX_SEAL_BYTES)
 /* Base64 text of E2E_BOX_MAX bytes, padded. */
 #define E2E_BOX_TEXT_MAX (4 * ((E2E_BOX_MAX + 2) / 3))
 
