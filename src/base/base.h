@@ -52,7 +52,8 @@ enum pv_err {
     PV_ETHROTTLE = -27,  /* too many failed attempts; try again later */
     PV_EMFA = -28,       /* a second factor is required */
     PV_ECARD = -29,      /* a full payment card number in input the policy refuses */
-    PV_ERR_COUNT_ = 30
+    PV_ESEALED = -30,    /* an end-to-end value not sealed for readers who may read it */
+    PV_ERR_COUNT_ = 31
 };
 
 /* A static English sentence for err; never NULL. */

@@ -32,6 +32,7 @@ static const char *const messages[PV_ERR_COUNT_] = {
     [-PV_ETHROTTLE] = "too many failed attempts",
     [-PV_EMFA] = "a second factor is required",
     [-PV_ECARD] = "a full payment card number is refused",
+    [-PV_ESEALED] = "an end-to-end value must be sealed for readers who may read it",
 };
 
 const char *

@@ -228,6 +228,13 @@ void pv_mac(const unsigned char key[PV_KEY_BYTES], const void *msg, size_t len,
  */
 void pv_hmac_sha1(const void *key, size_t klen, const void *msg, size_t len,
                   unsigned char out[PV_SHA1_BYTES]);
+/*
+ * End-to-end values are sealed by the clients, never here: a reader's public
+ * key is an X25519 key, and each box is libsodium's crypto_box_seal, whose
+ * output is the plaintext plus an ephemeral key and a tag.
+ */
+#define PV_BOX_PUBLIC_BYTES 32
+#define PV_BOX_SEAL_BYTES 48
 /* Base64 (RFC 4648): url-safe without padding when url, else the original alphabet, padded. */
 int pv_base64_encode(const void *in, size_t n, int url, char *out, size_t cap);
 /* PV_EINVAL unless in is entirely base64 of the kind and fits cap. */

@@ -6,6 +6,10 @@
 
 #include "crypto/crypto.h"
 
+/* The sizes the vault checks end-to-end values against are libsodium's own. */
+_Static_assert(PV_BOX_PUBLIC_BYTES == crypto_box_PUBLICKEYBYTES, "X25519 public key size");
+_Static_assert(PV_BOX_SEAL_BYTES == crypto_box_SEALBYTES, "sealed box overhead");
+
 void
 pv_mac(const unsigned char key[PV_KEY_BYTES], const void *msg, size_t len,
        unsigned char out[PV_MAC_BYTES])

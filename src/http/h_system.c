@@ -55,6 +55,8 @@ static json_t *
 policy_json(const struct pv_policy *p)
 {
     static const char *const scopes[] = {"none", "self", "assigned", "all"};
+    static const char *const stores[] = {
+        [PV_STORE_FULL] = "full", [PV_STORE_LAST4] = "last4", [PV_STORE_E2E] = "end_to_end"};
     static const char *const powers[] = {"users",    "audit", "assign", "review",
                                          "restrict", "holds", "rights"};
     json_t *cats = json_object(), *cols = json_object(), *roles = json_object();
@@ -64,8 +66,8 @@ policy_json(const struct pv_policy *p)
         const struct pv_category *c = &p->categories[i];
         json_object_set_new(cats, c->key,
                             json_pack("{s:b, s:b, s:s, s:o}", "phi", c->phi, "index", c->index,
-                                      "store", c->store == PV_STORE_LAST4 ? "last4" : "full",
-                                      "retention", retention_json(&c->retention)));
+                                      "store", stores[c->store], "retention",
+                                      retention_json(&c->retention)));
         category_retention_json(p, c, json_object_get(cats, c->key));
     }
     for (int i = 0; i < p->ncollections; i++) {

@@ -164,5 +164,8 @@ int pv_h_vendors(struct pv_req *r, struct pv_resp *out);
 /* de-identified and aggregate data (h_deid.c) */
 int pv_h_deid_list(struct pv_req *r, struct pv_resp *out);
 int pv_h_aggregate(struct pv_req *r, struct pv_resp *out);
+/* end-to-end values: public keys */
+int pv_h_public_key_set(struct pv_req *r, struct pv_resp *out);
+int pv_h_public_keys(struct pv_req *r, struct pv_resp *out);
 
 #endif

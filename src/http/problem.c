@@ -60,6 +60,10 @@ static const struct problem problems[] = {
     {PV_ECARD, 422, "card-number", "Payment card number refused",
      "Only the last 4 digits of a payment card may be stored, and the request held a full card "
      "number; field names where (never the number). Nothing was stored."},
+    {PV_ESEALED, 422, "sealed-value-required", "End-to-end sealed value required",
+     "The field is stored end to end: its value must be an object mapping each reader's user id "
+     "to a sealed box made with that reader's public key, for readers who may read the record "
+     "and have registered a key; field names the field, reason the rule. Nothing was stored."},
     {0, 500, "internal-error", "Internal error",
      "The server failed; the log has the error code, and nothing was half done."},
 };

@@ -110,6 +110,9 @@ const struct pv_route pv_routes[] = {
     {"GET", "/v1/deidentified/{collection}", pv_h_deid_list, PV_AUTH_DATA, 0,
      "deidentified.read"},
     {"GET", "/v1/aggregates/{collection}", pv_h_aggregate, PV_AUTH_DATA, 0, "aggregate.read"},
+    /* end-to-end values: each user's public key, and the keys of a subject's readers */
+    {"PUT", "/v1/auth/public-key", pv_h_public_key_set, PV_AUTH_USER, 4 * KB, NULL},
+    {"GET", "/v1/subjects/{id}/public-keys", pv_h_public_keys, PV_AUTH_DATA, 0, "public-key.read"},
 };
 
 const size_t pv_nroutes = PV_ARRAY_LEN(pv_routes);

@@ -548,6 +548,37 @@ check_usage(struct ctx *c, const node_t *m)
     }
 }
 
+/*
+ * End-to-end values belong to the records of a subject who exists: the profile is written at
+ * enrollment, before anyone could hold a key for it, and usage data is kept de-identified.
+ */
+static void
+check_end_to_end(struct ctx *c, const node_t *m)
+{
+    struct pv_policy *p = c->p;
+    yaml_node_pair_t *pr, *fp;
+
+    if (m->type != YAML_MAPPING_NODE)
+        return;
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        node_t *vn = node(c, pr->value);
+        const char *name = sval(node(c, pr->key));
+
+        if (name == NULL || (strcmp(name, "usage") != 0 && strcmp(name, "profile") != 0) ||
+            vn->type != YAML_MAPPING_NODE)
+            continue;
+        for (fp = vn->data.mapping.pairs.start; fp < vn->data.mapping.pairs.top; fp++) {
+            node_t *fv = node(c, fp->value);
+            const char *key = sval(fv);
+            int ci = key ? pv_policy_category(p, key) : -1;
+
+            if (ci >= 0 && p->categories[ci].store == PV_STORE_E2E)
+                err(c, fv, "the %s collection cannot hold category '%s', stored end_to_end", name,
+                    key);
+        }
+    }
+}
+
 static void
 load_categories(struct ctx *c, const node_t *m)
 {
@@ -585,8 +616,10 @@ load_categories(struct ctx *c, const node_t *m)
                 cat->store = PV_STORE_FULL;
             else if (s && strcmp(s, "last4") == 0)
                 cat->store = PV_STORE_LAST4;
+            else if (s && strcmp(s, "end_to_end") == 0)
+                cat->store = PV_STORE_E2E;
             else
-                err(c, v, "expected full or last4 for store");
+                err(c, v, "expected full, last4 or end_to_end for store");
         }
         if ((v = need(c, vn, "retention", what))) {
             const char *s = sval(v);
@@ -594,6 +627,13 @@ load_categories(struct ctx *c, const node_t *m)
                 err(c, v, "expected a retention such as 30d, 13mo, 7y, account or forever");
         }
         load_category_disposal(c, cat, vn);
+        /* The server never sees the plaintext of an end-to-end value: it cannot derive a blind
+         * index from it, nor keep a de-identified copy of it. */
+        if (cat->store == PV_STORE_E2E && (cat->index || cat->disposal == PV_DISPOSE_ANONYMIZE))
+            err(c, vn,
+                "category %s is stored end_to_end: it can have no index and no anonymize "
+                "disposal, since the server never reads its values",
+                key);
         p->ncategories++;
     }
 }
@@ -1828,6 +1868,7 @@ load_root(struct ctx *c, node_t *root)
         if (c->nerrors == 0 && pv_policy_collection(p, "profile") < 0)
             err(c, v, "missing required collection 'profile' in collections");
         check_usage(c, v);
+        check_end_to_end(c, v);
     }
     if ((v = get(c, root, "visit_collection"))) {
         const char *s = get_name(c, v, "visit_collection");

@@ -298,6 +298,28 @@ section_intro(struct out *o, const struct pv_policy *p)
     }
 }
 
+/* What end-to-end encryption means, where a category is stored so. */
+static void
+section_end_to_end(struct out *o, const struct pv_policy *p)
+{
+    int any = 0;
+
+    for (int i = 0; i < p->ncategories; i++)
+        any |= p->categories[i].store == PV_STORE_E2E;
+    if (!any)
+        return;
+    para(o, "What is end-to-end encrypted is sealed on the sender's device, once for each person "
+            "who may read it (you, and those this notice lets read it, such as your assigned "
+            "provider), with that person's own public key. We hold only these sealed copies: "
+            "neither we nor anyone who obtains our servers or backups can read them, and a copy "
+            "of your data gives them to you still sealed, for your device to open. A copy is "
+            "sealed only for a person who may read it and has registered a key. If a reader "
+            "replaces their key, what was sealed for the old key opens only with the old one.");
+    if (p->cards.refuse)
+        para(o, "We cannot look inside end-to-end encrypted values, so we cannot refuse a card "
+                "number written in one: please never write one there.");
+}
+
 static void
 section_collected(struct out *o, const struct pv_policy *p)
 {
@@ -317,7 +339,9 @@ section_collected(struct out *o, const struct pv_policy *p)
         cell_next(o);
         fields_of(o, p, i);
         cell_next(o);
-        raw(o, c->store == PV_STORE_LAST4 ? "only the last 4 digits" : "encrypted");
+        raw(o, c->store == PV_STORE_LAST4 ? "only the last 4 digits"
+               : c->store == PV_STORE_E2E ? "end-to-end encrypted"
+                                          : "encrypted");
         if (c->consent >= 0) {
             raw(o, "; only with your consent ");
             code(o, p->consents[c->consent]);
@@ -337,6 +361,7 @@ section_collected(struct out *o, const struct pv_policy *p)
     if (p->cards.refuse)
         para(o, "We never store a full payment card number: a card is kept by its last 4 digits "
                 "only, and a full card number sent to us anywhere is refused, not stored.");
+    section_end_to_end(o, p);
 }
 
 static void

@@ -89,6 +89,10 @@ enum pv_disposal {
 enum pv_store_mode {
     PV_STORE_FULL,  /* the whole value, sealed */
     PV_STORE_LAST4, /* only the last four digits (payment cards) */
+    /* sealed by the clients for each reader (a JSON object of user id to sealed box); the
+       server checks the shape and the readers, seals it at rest like any value, and never
+       opens it */
+    PV_STORE_E2E,
 };
 
 struct pv_category {

@@ -225,7 +225,15 @@ static const char schema[] =
     " n INTEGER NOT NULL);"
     "INSERT INTO cache_epoch(id, n) VALUES(1, 0) ON CONFLICT(id) DO NOTHING;" EPOCH_TRIGGERS(
         "sessions") EPOCH_TRIGGERS("session_seen") EPOCH_TRIGGERS("users")
-        EPOCH_TRIGGERS("assignments") EPOCH_TRIGGERS("subjects");
+        EPOCH_TRIGGERS("assignments") EPOCH_TRIGGERS("subjects")
+    /* End-to-end messages: each user's X25519 public key, registered by the user. A disabled
+       or removed account (an erased person's) keeps no key anyone could seal for. */
+    "CREATE TABLE IF NOT EXISTS public_keys(user_id TEXT PRIMARY KEY, public_key BLOB NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS public_keys_user_disabled AFTER UPDATE OF disabled ON users"
+    " WHEN NEW.disabled != 0 BEGIN DELETE FROM public_keys WHERE user_id = NEW.id; END;"
+    "CREATE TRIGGER IF NOT EXISTS public_keys_user_removed AFTER DELETE ON users"
+    " BEGIN DELETE FROM public_keys WHERE user_id = OLD.id; END;";
 
 static const struct pv_store_ops *ops(void);
 static void txn_ended(struct sq_conn *q);

@@ -788,4 +788,25 @@ int pv_store_disclosure_totals(struct pv_conn *c,
                                          int64_t subjects, int64_t last_ms, void *arg),
                                void *arg);
 
+/* ---- public keys for end-to-end values (public_keys.c) ----------------------------- */
+
+/* A user's registered X25519 public key (PV_BOX_PUBLIC_BYTES). */
+struct pv_public_key {
+    char user_id[PV_ID_MAX];
+    unsigned char key[PV_BOX_PUBLIC_BYTES];
+    int64_t created; /* first registered */
+    int64_t updated; /* last replaced */
+};
+
+/* Register or replace the key of k->user_id (created kept on a replacement). */
+int pv_store_public_key_put(struct pv_conn *c, const struct pv_public_key *k);
+/* The key of user_id; PV_ENOTFOUND if none. */
+int pv_store_public_key_get(struct pv_conn *c, const char *user_id, struct pv_public_key *out);
+/*
+ * The keys of the users around a subject, in user id order: the accounts linked to it, its
+ * guardians and its assigned users (who among them may read what is for the vault to decide).
+ */
+int pv_store_public_key_around(struct pv_conn *c, const char *subject_id,
+                               int (*cb)(const struct pv_public_key *k, void *arg), void *arg);
+
 #endif

@@ -70,6 +70,11 @@ pv_fields_scan(struct pv_vault *v, int c, const json_t *obj, struct pv_fieldset 
             copy_field_name(call->field, key);
             return PV_EINVAL;
         }
+        if (p->categories[col->fields[fi].category].store == PV_STORE_E2E) {
+            int rc = pv_e2e_shape(key, value, call);
+            if (rc != 0)
+                return rc;
+        }
         fs->mask |= UINT64_C(1) << fi;
     }
     return 0;
@@ -197,7 +202,10 @@ pv_vault_record_create(struct pv_vault *v, struct pv_call *call, const char *sub
     pv_strlcpy(cr.r.collection, collection, sizeof cr.r.collection);
     cr.r.created = cr.r.updated = pv_now_ms();
     memset(&dk, 0, sizeof dk);
-    if (a.subject_exists && (rc = pv_vault_subject_key(v, c, subject, &dk)) == 0) {
+    a.fields = fs.mask;
+    a.undeclared = fs.undeclared;
+    rc = pv_e2e_check(v, call, &a, 1, body, fs.mask);
+    if (rc == 0 && a.subject_exists && (rc = pv_vault_subject_key(v, c, subject, &dk)) == 0) {
         rc = pv_fields_seal(v, &dk, subject, cr.r.id, ci, body, fs.mask, &cr.r.body);
         if (rc == 0)
             rc = pv_vault_categories(v, ci, fs.mask, &cr.cats);
@@ -413,6 +421,11 @@ pv_vault_record_update(struct pv_vault *v, struct pv_call *call, const char *sub
         pv_strlcpy(u->r.id, rid, sizeof u->r.id);
         pv_strlcpy(u->r.subject_id, subject, sizeof u->r.subject_id);
         pv_strlcpy(u->r.collection, collection, sizeof u->r.collection);
+        a.fields = u->fs.mask | u->fs.nulls;
+        a.undeclared = u->fs.undeclared;
+        rc = pv_e2e_check(v, call, &a, 1, body, u->fs.mask);
+    }
+    if (rc == 0) {
         if (a.subject_exists && (rc = pv_vault_subject_key(v, c, subject, &dk)) == 0)
             rc = pv_fields_seal(v, &dk, subject, rid, ci, body, u->fs.mask, &u->patch);
     }

@@ -111,12 +111,15 @@ anonymize_mask(const struct pv_policy *p, int ci, uint64_t mask)
 
     for (int i = 0; i < col->nfields; i++)
         if ((mask & (UINT64_C(1) << i)) &&
-            p->categories[col->fields[i].category].disposal == PV_DISPOSE_ANONYMIZE)
+            p->categories[col->fields[i].category].disposal == PV_DISPOSE_ANONYMIZE &&
+            /* what the server cannot read it cannot de-identify (the loader refuses it too) */
+            p->categories[col->fields[i].category].store != PV_STORE_E2E)
             m |= UINT64_C(1) << i;
     return m;
 }
 
-/* ---- what deleting records now would take before its time --------------------------------------- */
+/* ---- what deleting records now would take before its time ---------------------------------------
+ */
 
 struct unexpired {
     struct pv_vault *v;

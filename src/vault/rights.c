@@ -345,6 +345,21 @@ parse_amend(struct pv_vault *v, struct pv_call *call, struct pv_conn *c, const c
         call->detail = "change the birth date with PUT /v1/subjects/{id}/birth-date";
         return PV_ECONFLICT;
     }
+    if (fs.mask & pv_e2e_fields(v->policy, ci)) {
+        /* An amendment of an end-to-end field is sealed by the client for the record's readers,
+         * like any write of it. */
+        struct pv_access ea;
+
+        memset(&ea, 0, sizeof ea);
+        ea.action = PV_ACT_UPDATE;
+        ea.audit_action = "request.file";
+        ea.subject = subject;
+        ea.collection = ci;
+        ea.record = rid;
+        ea.subject_exists = 1;
+        if ((rc = pv_e2e_check(v, call, &ea, 0, json_object_get(d, "fields"), fs.mask)) != 0)
+            return rc;
+    }
     pv_strlcpy(fl->r.collection, coll, sizeof fl->r.collection);
     pv_strlcpy(fl->r.record_id, rid, sizeof fl->r.record_id);
     return 0;

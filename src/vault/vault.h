@@ -465,6 +465,20 @@ int pv_vault_audit_touched(struct pv_vault *v, struct pv_call *call,
  */
 int pv_vault_vendors(struct pv_vault *v, struct pv_call *call, json_t **out);
 
+/* ---- public keys for end-to-end values (e2e.c) ------------------------------------ */
+
+/* Register or replace the caller's own X25519 public key ({public_key: base64}); audited. */
+int pv_vault_public_key_set(struct pv_vault *v, struct pv_call *call, const json_t *body,
+                            json_t **out);
+/*
+ * The public keys of the users around subject (their accounts, guardians and
+ * assigned users) who may read the end-to-end fields of collection: the
+ * readers a client seals a value for. Decided and audited as a read of those
+ * fields (public-key.read).
+ */
+int pv_vault_public_keys(struct pv_vault *v, struct pv_call *call, const char *subject,
+                         const char *collection, json_t **out);
+
 /* ---- payment cards (cards.c) ---------------------------------------------------- */
 
 /*

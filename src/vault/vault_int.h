@@ -132,6 +132,27 @@ int pv_profile_reindex(struct pv_vault *v, struct pv_conn *w, const struct pv_re
 int pv_record_patch(struct pv_vault *v, struct pv_conn *w, int ci, const struct pv_buf *patch,
                     uint64_t set, uint64_t nulls, struct pv_record *r, struct pv_buf *cats);
 
+/* ---- end-to-end values (e2e.c) ---------------------------------------------------------- */
+
+/* The fields of collection ci whose category is stored end_to_end (a mask). */
+uint64_t pv_e2e_fields(const struct pv_policy *p, int ci);
+/*
+ * The shape of an end-to-end value of field: an object of 1 to 16 members,
+ * each a user id naming base64 of a sealed box. PV_ESEALED (call->field,
+ * reason and detail set; never the value) if not.
+ */
+int pv_e2e_shape(const char *field, const json_t *value, struct pv_call *call);
+/*
+ * The readers of the end-to-end fields in mask of obj, for the access a (its
+ * subject, collection and record): each must be a user who may read the
+ * field under the policy and who registered a public key. With gate, an
+ * actor whose own access would be refused is not checked (pv_access() then
+ * refuses it and says nothing about readers). A refusal is audited (a's
+ * audit action, the reason) and is PV_ESEALED naming the field.
+ */
+int pv_e2e_check(struct pv_vault *v, struct pv_call *call, const struct pv_access *a, int gate,
+                 const json_t *obj, uint64_t mask);
+
 /* Packed record bodies: fields in order of the collection. */
 int pv_body_add(struct pv_buf *body, const char *field, const unsigned char *sealed, size_t len);
 /* Find field in body; *sealed points into body. PV_ENOTFOUND if absent. */

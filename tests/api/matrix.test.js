@@ -13,6 +13,8 @@
 // refused on a write; a delete is refused (409 retention-keeps) while the record holds a value of
 // a category whose `deletion` is `keep` and whose retention has not ended. Every answer must
 // match: the status, the denial's reason, and for reads exactly the fields returned.
+// A field stored end_to_end gets what a client sends: a value sealed (libsodium) for each user
+// of the matrix who may read it on that subject under the policy, every user having a key.
 //
 // The collection `usage` holds usage data, which has routes of its own: its write is
 // POST /v1/subjects/{id}/usage, where a field whose category needs a consent not held is dropped
@@ -28,6 +30,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ADMIN_PASSWORD, SRC, startServer } from './lib/harness.js';
+import { registerKey, seal } from './lib/sealed.js';
 
 const covers = (prefix, key) => key === prefix || key.startsWith(`${prefix}.`);
 const USAGE = 'usage';
@@ -114,7 +117,25 @@ async function proveMatrix(t, policyFile) {
       const password = `password-of-${username}`;
       const r = await c.req('POST', '/v1/users', { token: admin, json: { username, password, role, subject_id } });
       assert.equal(r.status, 201, r.text);
-      return { id: r.json.id, token: await login(username, password) };
+      const token = await login(username, password);
+      const kp = await registerKey(c, token);
+      people.push({ id: r.json.id, role, subjects: new Set(subject_id ? [subject_id] : []), kp });
+      return { id: r.json.id, token };
+    };
+    // Everyone made here, with the subjects each is related to (their own, assigned to them).
+    const people = [];
+    // The value of field f of collection on subject: an end-to-end one sealed for its readers,
+    // the users who may read it there for some purpose of their role, as the policy says.
+    const valueOn = (subject, collection, f) => {
+      const category = policy.collections[collection][f];
+      if (policy.categories[category].store !== 'end_to_end') return value(policy, category);
+      const readers = people.filter((u) => purposes.some((purpose) => {
+        const e = expected(policy, { role: u.role, purpose, action: 'read', collection,
+          related: policy.roles[u.role].scope === 'all' || u.subjects.has(subject) });
+        return e.permit && e.visible.includes(f);
+      }));
+      assert.ok(readers.length, `nobody may read ${collection}.${f}`);
+      return seal(`v-${category}`, Object.fromEntries(readers.map((u) => [u.id, u.kp.publicKey])));
     };
     const users = {};
     for (const role of roles.filter((r) => policy.roles[r].scope !== 'self')) users[role] = await mkuser(`m-${role}`, role);
@@ -162,6 +183,7 @@ async function proveMatrix(t, policyFile) {
       const r = await c.req('POST', `/v1/subjects/${subject}/assignments`, { token: users[assigner.role].token,
         purpose: assigner.purpose, json: { provider: user } });
       assert.equal(r.status, 201, r.text);
+      people.find((u) => u.id === user)?.subjects.add(subject);
     };
     for (const role of roles.filter((r) => policy.roles[r].scope === 'assigned')) {
       assert.ok(assigner, 'assigned roles but no one to assign');
@@ -189,7 +211,7 @@ async function proveMatrix(t, policyFile) {
       }
       const route = collection === USAGE ? 'usage' : `records/${collection}`;
       writers[collection] = async (subject) => {
-        const json = Object.fromEntries(all.map((f) => [f, value(policy, policy.collections[collection][f])]));
+        const json = Object.fromEntries(all.map((f) => [f, valueOn(subject, collection, f)]));
         const r = await c.req('POST', `/v1/subjects/${subject}/${route}`, { token: per[subject].token, purpose: w.purpose, json });
         assert.equal(r.status, 201, r.text);
         return r.json.id;
@@ -257,7 +279,7 @@ async function proveMatrix(t, policyFile) {
         const cell = { role, purpose, collection, action, related };
         const all = Object.keys(policy.collections[collection]);
         const fields = collection === 'profile' ? all.filter((f) => f !== dobField) : all;
-        const json = Object.fromEntries(fields.map((f) => [f, value(policy, policy.collections[collection][f])]));
+        const json = Object.fromEntries(fields.map((f) => [f, valueOn(subject, collection, f)]));
         const base = `/v1/subjects/${subject}/records/${collection}`;
         const token = users[role].token;
         if (collection === USAGE) {

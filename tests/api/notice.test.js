@@ -64,6 +64,9 @@ export function missing(policy, version, text, format) {
     const r = row('How long we keep it', key);
     const words = retentionWords(String(cat.retention));
     if (!r || !r[1].includes(words) || !r[1].includes(`(${cat.retention})`)) problems.push(`retention of ${key}`);
+    // An end-to-end category says so, and the notice says what that means.
+    if (cat.store === 'end_to_end' && (!row('What we collect', key)?.at(-1).includes('end-to-end encrypted') ||
+      !plain.includes('We hold only these sealed copies'))) problems.push(`end-to-end storage of ${key}`);
   }
   for (const key of Object.keys(policy.purposes)) if (!row('Why we use it', key)) problems.push(`purpose ${key}`);
   for (const key of Object.keys(policy.recipients ?? {})) if (!row('Who receives it', key)) problems.push(`recipient ${key}`);
@@ -136,6 +139,15 @@ test('the check fails a notice that lacks a category, a retention, a purpose, a 
     ['right access (15 days)']);
   const html = render(file, 'html');
   assert.deepEqual(missing(policy, version, drop(html, /<code>county-court<\/code>/), 'html'), ['recipient county-court']);
+  // O7's chat is end-to-end encrypted: its row and the paragraph saying what that means.
+  const o7 = path.join(SRC, 'policies', 'o7-therapy.yaml');
+  const o7policy = YAML.parse(readFileSync(o7, 'utf8'));
+  const o7md = render(o7, 'md');
+  assert.deepEqual(missing(o7policy, versionOf(o7), o7md, 'md'), []);
+  assert.deepEqual(missing(o7policy, versionOf(o7), o7md.replace('| end-to-end encrypted |', '| encrypted |'), 'md'),
+    ['end-to-end storage of user.health.therapy_message']);
+  assert.deepEqual(missing(o7policy, versionOf(o7), drop(o7md, /^What is end-to-end encrypted/), 'md'),
+    ['end-to-end storage of user.health.therapy_message']);
 });
 
 test('HTML escapes every text the policy gives; Markdown escapes its markup', () => {

@@ -1,10 +1,14 @@
 // O7 Therapy runs on phivault from policies/o7-therapy.yaml: every promise of its notice tagged
 // O7 in REQUIREMENTS.md, through the HTTP API, as the client, the therapist, the support staff,
 // the privacy officer and an attacker would. Also: whose data a stolen credential touched (G5).
+// The chat is end-to-end encrypted (G6): the client and the therapist hold X25519 key pairs, and
+// every message is sealed on the sender's side for both (libsodium), as O7's apps would.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ADMIN_PASSWORD, cli, PASSWORD, SRC, sqlite, startServer } from '../api/lib/harness.js';
+import { open, registerKey, seal } from '../api/lib/sealed.js';
 
 const POLICY = path.join(SRC, 'policies', 'o7-therapy.yaml');
 const DAY = 86400;
@@ -12,6 +16,8 @@ const DAY = 86400;
 let srv, c, version;
 const tokens = {};
 const users = {};
+const keys = {};      // each person's key pair, on their own device
+const clientOf = {};  // subject id -> the client's nickname
 before(async () => {
   srv = await startServer({ policy: POLICY });
   c = srv.client;
@@ -22,6 +28,7 @@ before(async () => {
     users[name] = r.json.id;
     tokens[name] = await c.login(name, PASSWORD(name));
   }
+  for (const t of ['therapist1', 'therapist2']) keys[t] = await registerKey(c, tokens[t]);
   version = (await c.req('GET', '/v1/policy')).json.version;
 });
 after(async () => {
@@ -41,13 +48,21 @@ async function client(nickname, birth = '1990-04-12') {
   assert.equal(u.status, 201, u.text);
   users[nickname] = u.json.id;
   tokens[nickname] = await c.login(nickname, PASSWORD(nickname));
+  keys[nickname] = await registerKey(c, tokens[nickname]);
+  clientOf[r.json.id] = nickname;
   assert.equal((await c.req('POST', `/v1/subjects/${r.json.id}/assignments`, { ...as('support1', 'operations'),
     json: { provider: users.therapist1 } })).status, 201);
   return r.json.id;
 }
 
+// The sender seals the text and the time for the client and their therapist, each with their key.
+const readersOf = (s) => ({ [users[clientOf[s]]]: keys[clientOf[s]].publicKey, [users.therapist1]: keys.therapist1.publicKey });
 const message = (s, who, purpose, text) => c.req('POST', `/v1/subjects/${s}/records/messages`,
-  { ...as(who, purpose), json: { text, sent_at: '2026-05-01T10:00:00Z' } });
+  { ...as(who, purpose), json: { text: seal(text, readersOf(s)), sent_at: seal('2026-05-01T10:00:00Z', readersOf(s)) } });
+const files = (dir) => readdirSync(dir).flatMap((f) => {
+  const p = path.join(dir, f);
+  return statSync(p).isDirectory() ? files(p) : [[p, readFileSync(p)]];
+});
 
 test('a nickname is enough (A5); a real name is not asked for, and a field that is not declared is refused', async () => {
   const s = await client('bluejay');
@@ -81,7 +96,7 @@ test('the age line (A2): under 18 not enrolled; a child under 13 found later is 
   assert.equal(sqlite(srv.data, `SELECT status FROM subjects WHERE id = '${s}'`).trim(), 'erased');
 });
 
-test('messages (E10, G6): the client and their therapist only; one or all deleted by the client; sessions never recorded', async () => {
+test('messages (E10, G6): the client and their therapist only, end to end; one or all deleted by the client; sessions never recorded', async () => {
   const s = await client('heron');
   const m1 = await message(s, 'heron', 'self', 'I could not sleep again');
   const m2 = await message(s, 'therapist1', 'treatment', 'Let us talk about your evenings');
@@ -91,14 +106,35 @@ test('messages (E10, G6): the client and their therapist only; one or all delete
   assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('therapist2', 'treatment'))).status, 403);
   assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('support1', 'operations'))).status, 403);
   assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('support1', 'marketing'))).status, 403);
-  // Stored sealed: the text is nowhere in the database in the clear.
-  assert.ok(!sqlite(srv.data, "SELECT hex(body) FROM records WHERE collection = 'messages'").includes(
-    Buffer.from('could not sleep').toString('hex').toUpperCase()));
+  // End to end (G6): only the client and her therapist can open a message; phivault holds and
+  // serves the sealed copies, and no answer, export, file or log line of it holds the text.
+  const read = await c.req('GET', `/v1/subjects/${s}/records/messages/${m1.json.id}`, as('therapist1', 'treatment'));
+  assert.equal(open(read.json.fields.text, users.therapist1, keys.therapist1), 'I could not sleep again');
+  assert.equal(open(read.json.fields.sent_at, users.heron, keys.heron), '2026-05-01T10:00:00Z');
+  assert.throws(() => open(read.json.fields.text, users.therapist1, keys.therapist2));
+  const mine = await c.req('GET', `/v1/subjects/${s}/records/messages`, as('heron', 'self'));
+  assert.deepEqual(mine.json.records.map((m) => open(m.fields.text, users.heron, keys.heron)).sort(),
+    ['I could not sleep again', 'Let us talk about your evenings', 'ok'].sort());
+  const exports = await Promise.all(['json', 'fhir', 'html'].map((format) =>
+    c.req('GET', `/v1/subjects/${s}/export?format=${format}`, as('heron', 'self'))));
+  for (const e of exports) assert.equal(e.status, 200, e.text);
+  assert.equal(open(exports[0].json.collections.messages.find((m) => m.id === m1.json.id).fields.text.value, users.heron, keys.heron),
+    'I could not sleep again');
+  for (const a of [read, mine, ...exports]) assert.ok(!a.text.includes('could not sleep'));
+  // A message in the clear is refused, and so is one sealed for the other therapist.
+  const plain = await c.req('POST', `/v1/subjects/${s}/records/messages`, { ...as('heron', 'self'), json: { text: 'could not sleep, again' } });
+  assert.deepEqual([plain.status, plain.json.type, plain.json.field], [422, '/problems/sealed-value-required', 'text']);
+  const astray = await c.req('POST', `/v1/subjects/${s}/records/messages`, { ...as('heron', 'self'),
+    json: { text: seal('could not sleep', { [users.heron]: keys.heron.publicKey, [users.therapist2]: keys.therapist2.publicKey }) } });
+  assert.deepEqual([astray.status, astray.json.reason], [422, 'e2e-reader-not-allowed']);
+  assert.equal(sqlite(srv.data, `SELECT count(*) FROM records WHERE subject_id = '${s}' AND collection = 'messages'`).trim(), '3');
+  for (const [p, bytes] of files(srv.data)) assert.ok(!bytes.includes('could not sleep'), p);
+  assert.ok(!srv.log().includes('could not sleep'));
   // A recording is refused: there is nowhere to hold one.
   const rec = await c.req('POST', `/v1/subjects/${s}/records/recordings`, { ...as('therapist1', 'treatment'), json: { audio: 'UklGRg==' } });
   assert.equal(rec.status, 404);
   const inMsg = await c.req('POST', `/v1/subjects/${s}/records/messages`, { ...as('therapist1', 'treatment'),
-    json: { text: 'session', recording: 'UklGRg==' } });
+    json: { text: seal('session', readersOf(s)), recording: 'UklGRg==' } });
   assert.deepEqual([inMsg.status, inMsg.json.field], [422, 'recording']);
   assert.deepEqual((await c.req('GET', '/v1/policy')).json.recordings, { recorded: false, category: 'user.health.recording' });
   // Delete one message, then all.
@@ -148,6 +184,8 @@ test('rights (B5, E3, E5, E6, E7, F4): restrict, object, withdraw, export, delet
   // Restriction: stored only.
   assert.equal((await c.req('POST', `/v1/subjects/${s}/restriction`, as('finch', 'self'))).status, 200);
   assert.equal((await c.req('GET', `/v1/subjects/${s}/records/messages`, as('therapist1', 'treatment'))).status, 403);
+  // ...and nothing new can be sealed for the therapist meanwhile.
+  assert.equal((await message(s, 'finch', 'self', 'are you there?')).json.reason, 'e2e-reader-not-allowed');
   assert.equal((await c.req('DELETE', `/v1/subjects/${s}/restriction`, as('finch', 'self'))).status, 200);
   // Marketing email is opt-out: objecting withdraws it, and news stop.
   const mk = () => c.req('GET', `/v1/subjects/${s}/contact-check?channel=email&purpose=marketing`, as('support1', 'marketing'));
@@ -185,13 +223,15 @@ test('rights (B5, E3, E5, E6, E7, F4): restrict, object, withdraw, export, delet
 test('nothing is sold; card details only as the last 4 digits; vendors never receive health data (C4, A4)', async () => {
   const s = await client('robin');
   // A full card number is refused wherever it is sent, as the last 4 digits or in a message to
-  // the therapist, and nothing of it is stored.
+  // the therapist sent in the clear, and nothing of it is stored. (Inside a sealed message the
+  // server cannot look: the notice asks never to write one there.)
   const card = await c.req('POST', `/v1/subjects/${s}/records/payments`, { ...as('support1', 'payment'),
     json: { card_last4: '4111111111111111', amount: '60', date: '2026-05-01' } });
   assert.equal(card.status, 422, card.text);
   assert.equal(card.json.type, '/problems/card-number');
   assert.equal(card.json.field, 'card_last4');
-  const told = await message(s, 'robin', 'self', 'can you charge 4111 1111 1111 1111 for May?');
+  const told = await c.req('POST', `/v1/subjects/${s}/records/messages`, { ...as('robin', 'self'),
+    json: { text: 'can you charge 4111 1111 1111 1111 for May?' } });
   assert.equal(told.status, 422, told.text);
   assert.equal(told.json.field, 'text');
   assert.doesNotMatch(told.text, /4111/);

@@ -304,6 +304,78 @@ put_subject(struct fixture *f, const char *id)
 
 /* Erasure leaves nothing of the subject but the row that says so. */
 static void
+put_key(struct fixture *f, const char *user, unsigned char b, int64_t now)
+{
+    struct pv_public_key k;
+
+    memset(&k, 0, sizeof k);
+    pv_strlcpy(k.user_id, user, sizeof k.user_id);
+    memset(k.key, b, sizeof k.key);
+    k.created = k.updated = now;
+    assert_int_equal(pv_store_public_key_put(f->w, &k), 0);
+}
+
+static int
+collect_key(const struct pv_public_key *k, void *arg)
+{
+    struct seen *s = arg;
+
+    pv_strlcpy(s->ids[s->n++], k->user_id, PV_ID_MAX);
+    return 0;
+}
+
+/* Public keys: one per user, replaced in place; the users around a subject; gone with the user. */
+static void
+test_public_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct pv_public_key k;
+    struct pv_guardian g;
+    struct pv_user u;
+    struct seen s;
+
+    put_subject(f, "sub_1");
+    memset(&u, 0, sizeof u);
+    pv_strlcpy(u.id, "usr_own", sizeof u.id);
+    pv_strlcpy(u.subject_id, "sub_1", sizeof u.subject_id);
+    pv_strlcpy(u.role, "patient", sizeof u.role);
+    assert_int_equal(pv_store_user_put(f->w, &u), 0);
+    assert_int_equal(pv_store_assign_put(f->w, "sub_1", "usr_p", 1), 0);
+    memset(&g, 0, sizeof g);
+    pv_strlcpy(g.subject_id, "sub_1", sizeof g.subject_id);
+    pv_strlcpy(g.user_id, "usr_g", sizeof g.user_id);
+    pv_strlcpy(g.relationship, "parent", sizeof g.relationship);
+    assert_int_equal(pv_store_guardian_put(f->w, &g), 0);
+    assert_int_equal(pv_store_public_key_get(f->w, "usr_own", &k), PV_ENOTFOUND);
+    put_key(f, "usr_own", 1, 10);
+    put_key(f, "usr_p", 2, 10);
+    put_key(f, "usr_g", 3, 10);
+    put_key(f, "usr_x", 4, 10);
+    /* A replacement keeps the first registration's time. */
+    put_key(f, "usr_p", 5, 20);
+    assert_int_equal(pv_store_public_key_get(f->w, "usr_p", &k), 0);
+    assert_int_equal(k.key[0], 5);
+    assert_int_equal(k.created, 10);
+    assert_int_equal(k.updated, 20);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(pv_store_public_key_around(f->w, "sub_1", collect_key, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.ids[0], "usr_g");
+    assert_string_equal(s.ids[1], "usr_own");
+    assert_string_equal(s.ids[2], "usr_p");
+    /* A disabled account's key goes; so does an erased person's, with their account. */
+    assert_int_equal(pv_store_user_disable_subject(f->w, "sub_1"), 0);
+    assert_int_equal(pv_store_public_key_get(f->w, "usr_own", &k), PV_ENOTFOUND);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(pv_store_public_key_around(f->w, "sub_1", collect_key, &s), 0);
+    assert_int_equal(s.n, 2);
+    put_key(f, "usr_own", 1, 30);
+    assert_int_equal(pv_store_subject_erase(f->w, "sub_1", 99), 0);
+    assert_int_equal(pv_store_public_key_get(f->w, "usr_own", &k), PV_ENOTFOUND);
+    assert_int_equal(pv_store_public_key_get(f->w, "usr_x", &k), 0);
+}
+
+static void
 test_erase(void **state)
 {
     struct fixture *f = *state;
@@ -570,6 +642,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_follows_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_public_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totp_and_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uniqueness_is_eexist, setup, teardown),
