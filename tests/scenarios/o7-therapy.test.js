@@ -249,7 +249,10 @@ test('nothing is sold; card details only as the last 4 digits; vendors never rec
   // An analytics vendor asked for the chat: refused, whatever the purpose.
   const chk = await c.req('GET', `/v1/subjects/${s}/disclosure-check?recipient=mixpanel&collection=messages`, as('po1', 'legal'));
   assert.equal(chk.json.allowed, false);
-  assert.equal((await c.req('GET', '/v1/policy')).json.consents.includes('sale_sharing'), false);
+  // O7 sells nothing, and says so in its file: no recipient or purpose can be marked a sale.
+  const policy = (await c.req('GET', '/v1/policy')).json;
+  assert.equal(policy.consents.includes('sale_sharing'), false);
+  assert.equal(policy.disclosure.never_sell, true);
 });
 
 test('a stolen credential (G5): exactly whose data it touched, and no one else', async () => {
