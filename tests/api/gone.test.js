@@ -77,15 +77,17 @@ test('a deleted record is gone from the database file and its write-ahead log at
 });
 
 test('a value removed by an update is gone; the values kept are still there', async () => {
-  const r = await w.c.req('POST', `/v1/subjects/${w.subject}/records/visits`, { token: w.tokens.prov1,
-    purpose: 'treatment', json: { date: '2026-11-02', reason: 'check-up', notes: `${CANARY}-removed` } });
+  // The person's own note (a value the law does not keep: a visit's would be refused, keep.test.js).
+  const r = await w.c.req('POST', `/v1/subjects/${w.subject}/records/messages`, { token: w.tokens.grace,
+    purpose: 'self', json: { text: `${CANARY}-removed`, sent_at: '2026-11-02T09:00:00Z' } });
+  assert.equal(r.status, 201, r.text);
   const before = sealedOf('records', r.json.id);
-  const u = await w.c.req('PATCH', `/v1/subjects/${w.subject}/records/visits/${r.json.id}`, { token: w.tokens.prov1,
-    purpose: 'treatment', json: { notes: null } });
+  const u = await w.c.req('PATCH', `/v1/subjects/${w.subject}/records/messages/${r.json.id}`, { token: w.tokens.grace,
+    purpose: 'self', json: { text: null } });
   assert.equal(u.status, 200);
-  assert.equal(u.json.fields.notes, undefined);
-  assert.deepEqual(holders(before.notes), []);
-  assert.ok(holders(before.reason).length > 0, 'the record itself is still there');
+  assert.equal(u.json.fields.text, undefined);
+  assert.deepEqual(holders(before.text), []);
+  assert.ok(holders(before.sent_at).length > 0, 'the record itself is still there');
 });
 
 test('what the sweep disposes of is gone from the files too, and so is an erased person\'s key', async () => {

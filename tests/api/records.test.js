@@ -26,18 +26,24 @@ test('create, read and update a visit; delete a note', async () => {
   const id = c.json.id;
   const r = await prov('GET', `${base()}/visits/${id}`);
   assert.deepEqual(r.json.fields, { date: '2026-10-01', reason: 'check-up', notes: 'fine' });
-  const u = await prov('PATCH', `${base()}/visits/${id}`, { notes: null, reason: 'follow-up' });
+  const u = await prov('PATCH', `${base()}/visits/${id}`, { notes: 'fine, review in May', reason: 'follow-up' });
   assert.equal(u.status, 200);
-  assert.deepEqual(u.json.fields, { date: '2026-10-01', reason: 'follow-up' });
+  assert.deepEqual(u.json.fields, { date: '2026-10-01', reason: 'follow-up', notes: 'fine, review in May' });
   const r2 = await prov('GET', `${base()}/visits/${id}`);
-  assert.deepEqual(r2.json.fields, { date: '2026-10-01', reason: 'follow-up' });
-  // A visit is a medical record the law keeps (keep.test.js): what a user deletes is their note.
+  assert.deepEqual(r2.json.fields, { date: '2026-10-01', reason: 'follow-up', notes: 'fine, review in May' });
+  // A visit is a medical record the law keeps (keep.test.js): neither it nor one of its values is
+  // deleted; what a user deletes is their note.
   const kept = await prov('DELETE', `${base()}/visits/${id}`);
   assert.equal(kept.status, 409);
   assert.equal(kept.json.reason, 'retention-keeps');
+  assert.equal((await prov('PATCH', `${base()}/visits/${id}`, { notes: null })).json.reason, 'retention-keeps');
   const self = (method, path, json) => w.c.req(method, path, { token: w.tokens.grace, purpose: 'self', json });
   const n = await self('POST', `${base()}/messages`, { text: 'ask about the rash', sent_at: '2026-10-01T09:00:00Z' });
   assert.equal(n.status, 201);
+  // null removes a value of a note.
+  const rm = await self('PATCH', `${base()}/messages/${n.json.id}`, { sent_at: null });
+  assert.equal(rm.status, 200, rm.text);
+  assert.deepEqual(rm.json.fields, { text: 'ask about the rash' });
   const d = await self('DELETE', `${base()}/messages/${n.json.id}`);
   assert.equal(d.status, 204);
   assert.equal(d.text, '');
