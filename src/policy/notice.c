@@ -32,18 +32,16 @@ raw(struct out *o, const char *s)
 static void
 text(struct out *o, const char *s)
 {
+    if (o->html) {
+        if (o->rc == 0)
+            o->rc = pv_buf_markup(o->b, s);
+        return;
+    }
     for (const char *q = s; s && *q && o->rc == 0; q++) {
         const char *e = NULL;
         char one[3] = {'\\', *q, '\0'};
 
-        if (o->html) {
-            e = *q == '<'    ? "&lt;"
-                : *q == '>'  ? "&gt;"
-                : *q == '&'  ? "&amp;"
-                : *q == '"'  ? "&quot;"
-                : *q == '\'' ? "&#39;"
-                             : NULL;
-        } else if (strchr("\\`*_[]<>|#!~", *q) != NULL) {
+        if (strchr("\\`*_[]<>|#!~", *q) != NULL) {
             e = one;
         } else if (*q == '\n' || *q == '\r') {
             e = " "; /* a newline in a table cell would end its row */
