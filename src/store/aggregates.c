@@ -51,29 +51,9 @@ int
 pv_store_aggregate_each(struct pv_conn *c, int usage, const char *collection,
                         int (*cb)(const struct pv_record *r, void *arg), void *arg)
 {
-    struct pv_record r;
     struct pv_stmt *st;
-    const void *b;
-    size_t n;
-    int rc;
 
     PREP(c, usage ? &q_usage_each : &q_each, st);
     pv_stmt_text(st, 1, collection);
-    memset(&r, 0, sizeof r);
-    pv_buf_init(&r.body, PV_RECORD_BODY_MAX);
-    while ((rc = pv_stmt_step(st)) == PV_ROW) {
-        if ((rc = pv_col_copy(st, 0, r.id, sizeof r.id)) != 0 ||
-            (rc = pv_col_copy(st, 1, r.subject_id, sizeof r.subject_id)) != 0 ||
-            (rc = pv_col_copy(st, 2, r.collection, sizeof r.collection)) != 0)
-            break;
-        r.created = pv_col_int(st, 3);
-        r.updated = pv_col_int(st, 4);
-        b = pv_col_blob(st, 5, &n);
-        pv_buf_reset(&r.body);
-        if ((rc = pv_buf_append(&r.body, b, n)) != 0 || (rc = cb(&r, arg)) != 0)
-            break;
-    }
-    pv_stmt_reset(st);
-    pv_buf_fini(&r.body);
-    return rc;
+    return pv_rows_each(st, cb, arg);
 }

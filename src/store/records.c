@@ -57,9 +57,8 @@ pv_store_record_update(struct pv_conn *c, const struct pv_record *r, const char 
     return rc;
 }
 
-/* Fill r from the current row; r->body must be initialized. */
-static int
-row_to_record(struct pv_stmt *st, struct pv_record *r)
+int
+pv_row_record(struct pv_stmt *st, struct pv_record *r)
 {
     const void *b;
     size_t n;
@@ -77,6 +76,22 @@ row_to_record(struct pv_stmt *st, struct pv_record *r)
 }
 
 int
+pv_rows_each(struct pv_stmt *st, int (*cb)(const struct pv_record *r, void *arg), void *arg)
+{
+    struct pv_record r;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    pv_buf_init(&r.body, PV_RECORD_BODY_MAX);
+    while ((rc = pv_stmt_step(st)) == PV_ROW)
+        if ((rc = pv_row_record(st, &r)) != 0 || (rc = cb(&r, arg)) != 0)
+            break;
+    pv_stmt_reset(st);
+    pv_buf_fini(&r.body);
+    return rc;
+}
+
+int
 pv_store_record_get(struct pv_conn *c, const char *subject_id, const char *collection,
                     const char *id, struct pv_record *out)
 {
@@ -89,7 +104,7 @@ pv_store_record_get(struct pv_conn *c, const char *subject_id, const char *colle
     pv_stmt_text(st, 3, collection);
     rc = pv_stmt_step(st);
     if (rc == PV_ROW)
-        rc = row_to_record(st, out);
+        rc = pv_row_record(st, out);
     else if (rc == 0)
         rc = PV_ENOTFOUND;
     pv_stmt_reset(st);
@@ -118,9 +133,7 @@ pv_store_record_list(struct pv_conn *c, const char *subject_id, const char *coll
                      const char *after, int limit, int (*cb)(const struct pv_record *r, void *arg),
                      void *arg)
 {
-    struct pv_record r;
     struct pv_stmt *st;
-    int rc;
 
     if (after) {
         PREP(c, &q_list_after, st);
@@ -132,13 +145,5 @@ pv_store_record_list(struct pv_conn *c, const char *subject_id, const char *coll
     }
     pv_stmt_text(st, 1, subject_id);
     pv_stmt_text(st, 2, collection);
-    memset(&r, 0, sizeof r);
-    pv_buf_init(&r.body, PV_RECORD_BODY_MAX);
-    while ((rc = pv_stmt_step(st)) == PV_ROW) {
-        if ((rc = row_to_record(st, &r)) != 0 || (rc = cb(&r, arg)) != 0)
-            break;
-    }
-    pv_stmt_reset(st);
-    pv_buf_fini(&r.body);
-    return rc;
+    return pv_rows_each(st, cb, arg);
 }

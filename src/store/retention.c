@@ -159,42 +159,15 @@ pv_store_closure_get(struct pv_conn *c, const char *subject_id, int64_t *closed_
 
 /* ---- a subject's rows ------------------------------------------------------------- */
 
-static int
-row_fill(struct pv_stmt *st, struct pv_record *r)
-{
-    const void *b;
-    size_t n;
-    int rc;
-
-    if ((rc = pv_col_copy(st, 0, r->id, sizeof r->id)) != 0 ||
-        (rc = pv_col_copy(st, 1, r->subject_id, sizeof r->subject_id)) != 0 ||
-        (rc = pv_col_copy(st, 2, r->collection, sizeof r->collection)) != 0)
-        return rc;
-    r->created = pv_col_int(st, 3);
-    r->updated = pv_col_int(st, 4);
-    b = pv_col_blob(st, 5, &n);
-    pv_buf_reset(&r->body);
-    return pv_buf_append(&r->body, b, n);
-}
-
 int
 pv_store_rows_of_subject(struct pv_conn *c, int usage, const char *subject_id,
                          int (*cb)(const struct pv_record *r, void *arg), void *arg)
 {
-    struct pv_record r;
     struct pv_stmt *st;
-    int rc;
 
     PREP(c, &q_rows[usage != 0], st);
     pv_stmt_text(st, 1, subject_id);
-    memset(&r, 0, sizeof r);
-    pv_buf_init(&r.body, PV_RECORD_BODY_MAX);
-    while ((rc = pv_stmt_step(st)) == PV_ROW)
-        if ((rc = row_fill(st, &r)) != 0 || (rc = cb(&r, arg)) != 0)
-            break;
-    pv_stmt_reset(st);
-    pv_buf_fini(&r.body);
-    return rc;
+    return pv_rows_each(st, cb, arg);
 }
 
 int
@@ -209,7 +182,7 @@ pv_store_row_get(struct pv_conn *c, int usage, const char *subject_id, const cha
     pv_stmt_text(st, 2, id);
     rc = pv_stmt_step(st);
     if (rc == PV_ROW)
-        rc = row_fill(st, out);
+        rc = pv_row_record(st, out);
     else if (rc == 0)
         rc = PV_ENOTFOUND;
     pv_stmt_reset(st);

@@ -24,6 +24,12 @@ struct pv_stmt {
 
 /* Step a statement that returns no rows, reset it, return 0 or the error. */
 int pv_stmt_run(struct pv_stmt *st);
+/* Fill r from a row whose columns are id, subject_id, collection, created, updated, body (the
+ * records and usage tables alike); r->body must be initialized. */
+int pv_row_record(struct pv_stmt *st, struct pv_record *r);
+/* Call cb with each row of st, as pv_row_record() reads it, until one returns non-zero; resets st.
+ */
+int pv_rows_each(struct pv_stmt *st, int (*cb)(const struct pv_record *r, void *arg), void *arg);
 
 /*
  * Row caches (cache.c): what readers look up on every request, kept while
