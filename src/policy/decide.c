@@ -547,8 +547,10 @@ sale_of(const struct pv_policy *p, const struct pv_purpose *u, const struct pv_f
 
 /*
  * Reading the de-identified store or an aggregate of collection f->collection
- * (no subject): allowed to any role the purpose allows (a scope of none
- * included: nobody is identified), for the fields the purpose covers; the
+ * (no subject): only for a purpose declared de-identified (care, payment and
+ * operations have the records they need, and no reason to read everyone's),
+ * by any role the purpose allows (a scope of none included: nobody is
+ * identified), for the fields the purpose covers; the
  * collection must be declared and some field covered. The aggregate's
  * grouping field, if any, is f->fields and must be covered. De-identified
  * data is no longer health information about anyone, so no authorization
@@ -562,6 +564,10 @@ aggregate_decision(const struct pv_policy *p, const struct pv_purpose *u, const 
 
     if (f->collection < 0 || f->collection >= p->ncollections) {
         deny(d, PV_ENOTFOUND, "unknown-collection");
+        return;
+    }
+    if (!u->deidentified) {
+        deny(d, PV_EDENIED, "purpose-not-deidentified");
         return;
     }
     if (f->undeclared) {

@@ -135,6 +135,12 @@ test('de-identified rows outlive the person, with no subject, record id or exact
   // An unknown collection is 404; a purpose that covers nothing of it is 403.
   assert.equal((await w.c.req('GET', '/v1/deidentified/nothing', { token: w.tokens.staff1, purpose: 'stats' })).status, 404);
   assert.equal((await w.c.req('GET', '/v1/deidentified/conditions', { token: w.tokens.staff1, purpose: 'operations' })).status, 403);
+  // Only a purpose declared de-identified reads them: care has the records it needs, not everyone's.
+  for (const route of ['/v1/deidentified/conditions', '/v1/aggregates/conditions']) {
+    const care = await w.c.req('GET', route, { token: w.tokens.prov1, purpose: 'treatment' });
+    assert.equal(care.status, 403, route);
+    assert.equal(care.json.reason, 'purpose-not-deidentified', route);
+  }
   assert.equal(sqlite(srv.data, "SELECT count(*) FROM deidentified WHERE collection = 'conditions'").trim(), String(list.json.rows.length));
 });
 
