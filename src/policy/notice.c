@@ -476,9 +476,10 @@ section_recipients(struct out *o, const struct pv_policy *p)
         table_end(o);
     }
     para_begin(o);
-    raw(o, p->disclosure.never_sell ? "We never sell or share your personal information, "
-                                      "with anyone, for any purpose"
-                                    : "We never sell your personal information");
+    raw(o, p->disclosure.never_sell
+               ? "We never sell your personal information, nor share it for advertising on "
+                 "other businesses' services: no recipient above receives it as a sale"
+               : "We never sell your personal information");
     for (int k = 0; !p->disclosure.never_sell && k < p->nconsents; k++)
         if (p->consent_kinds[k].type == PV_CONSENT_SALE) {
             raw(o, " or share it without your explicit consent ");
