@@ -2,11 +2,14 @@
 // through its HTTP API, as the providers, their clients, support staff, the privacy officer and an
 // attacker would use it. Each test names the requirements (REQUIREMENTS.md) it proves.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ADMIN_PASSWORD, PASSWORD, SRC, cli, sqlite, startServer } from '../api/lib/harness.js';
+import { ADMIN_PASSWORD, PASSWORD, SRC, cli, request, sqlite, startServer } from '../api/lib/harness.js';
 
 const POLICY = `${SRC}/policies/hep-pro.yaml`;
 const DAY = 86400;
@@ -275,4 +278,185 @@ test('B6, F3: research, marketing and analytics get de-identified programs and c
   const cond = await c.req('GET', '/v1/aggregates/conditions', { token: t.help, purpose: 'research' });
   assert.equal(cond.status, 403);
   assert.equal(cond.json.reason, 'purpose-excludes-collection');
+});
+
+test('E2: a client amends her program, its history kept; a denied amendment of her condition is answered with the reason, and her statement of disagreement goes with later disclosures and exports; no one else files for her', async () => {
+  const mae = (await create(t['pt-ruiz'], '1990-04-12', { name: 'Mae Ortiz', email: 'mae@example.org' })).json.id;
+  const cond = await rec('POST', mae, 'conditions', t['pt-ruiz'], 'treatment', { condition: 'Patellar tendinopathy, right knee', notes: 'pain on stairs' });
+  assert.equal(cond.status, 201, cond.text);
+  const prog = await rec('POST', mae, 'programs', t['pt-ruiz'], 'treatment',
+    { title: 'Tendon loading week 1', exercises: 'wall sits 3x30s', frequency: 'daily' });
+  assert.equal(prog.status, 201, prog.text);
+  await user('mae', 'client', { subject_id: mae });
+  const ned = (await create(t['pt-ruiz'], '1988-09-09', { name: 'Ned Park' })).json.id;
+  await user('ned', 'client', { subject_id: ned });
+  // Another client can file no amendment for her, neither on her account nor through his own.
+  const change = { collection: 'programs', record: prog.json.id, fields: { exercises: 'none at all' } };
+  let r = await file(mae, { type: 'amend', details: change }, t.ned);
+  assert.deepEqual([r.status, r.json.reason], [403, 'not-own-subject']);
+  r = await file(ned, { type: 'amend', details: change }, t.ned);
+  assert.deepEqual([r.status, r.json.field], [404, 'record']);
+  // Her provider changed the hold time: the amendment of her program is made, the old values kept.
+  const ok = await file(mae, { type: 'amend', details: { collection: 'programs', record: prog.json.id,
+    fields: { exercises: 'wall sits 3x45s', frequency: 'twice daily' }, reason: 'my physio changed the hold time' } }, t.mae);
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal((await c.req('POST', `/v1/requests/${ok.json.id}/complete`, { token: t.mae, purpose: 'self', json: {} })).status, 403);
+  assert.equal((await move(ok.json.id, 'verify', { method: 'account' })).status, 200);
+  r = await move(ok.json.id, 'complete');
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual([r.json.state, [...r.json.result.amended].sort()], ['completed', ['exercises', 'frequency']]);
+  const now = await rec('GET', mae, 'programs', t['pt-ruiz'], 'treatment', undefined, prog.json.id);
+  assert.deepEqual(now.json.fields, { title: 'Tendon loading week 1', exercises: 'wall sits 3x45s', frequency: 'twice daily' });
+  let e = await c.req('GET', `/v1/subjects/${mae}/export`, { token: t.mae, purpose: 'self' });
+  assert.equal(e.status, 200, e.text);
+  const row = e.json.collections.programs.find((x) => x.id === prog.json.id);
+  assert.deepEqual(row.history.map((h) => [h.field, h.value, h.category, h.request]).sort(), [
+    ['exercises', 'wall sits 3x30s', 'user.health.exercise_program', ok.json.id],
+    ['frequency', 'daily', 'user.health.exercise_program', ok.json.id]]);
+  // Her condition as her provider assessed it: the amendment is denied, with the reason she reads.
+  const no = await file(mae, { type: 'amend', details: { collection: 'conditions', record: cond.json.id,
+    fields: { condition: 'Patellar tendinopathy, both knees' }, reason: 'both knees hurt' } }, t.mae);
+  assert.equal(no.status, 201, no.text);
+  assert.equal((await move(no.json.id, 'verify', { method: 'account' })).status, 200);
+  r = await move(no.json.id, 'deny', { reason: 'accurate', explanation: 'Your provider assessed the right knee only.' });
+  assert.equal(r.status, 200, r.text);
+  const seen = await c.req('GET', `/v1/requests/${no.json.id}`, { token: t.mae, purpose: 'self' });
+  assert.equal(seen.json.state, 'denied');
+  assert.deepEqual([seen.json.closed.outcome, seen.json.closed.explanation], ['accurate', 'Your provider assessed the right knee only.']);
+  // Ned cannot read her request nor file a statement on it; she files hers, once.
+  assert.equal((await c.req('GET', `/v1/requests/${no.json.id}`, { token: t.ned, purpose: 'self' })).status, 403);
+  r = await c.req('POST', `/v1/requests/${no.json.id}/disagreement`, { token: t.ned, purpose: 'self', json: { statement: 'not hers' } });
+  assert.deepEqual([r.status, r.json.reason], [403, 'not-own-subject']);
+  const statement = 'My left knee hurts on stairs too, and I told my provider so.';
+  const st = await c.req('POST', `/v1/requests/${no.json.id}/disagreement`, { token: t.mae, purpose: 'self', json: { statement } });
+  assert.equal(st.status, 201, st.text);
+  assert.equal(st.json.statement.statement, statement);
+  r = await c.req('POST', `/v1/requests/${no.json.id}/disagreement`, { token: t.mae, purpose: 'self', json: { statement: 'again' } });
+  assert.equal(r.status, 409);
+  const kept = await rec('GET', mae, 'conditions', t['pt-ruiz'], 'treatment', undefined, cond.json.id);
+  assert.equal(kept.json.fields.condition, 'Patellar tendinopathy, right knee');
+  // A later disclosure of the condition carries her statement; one of her program does not.
+  const disclose = (json) => c.req('POST', `/v1/subjects/${mae}/disclosures`, { token: t.priv, purpose: 'legal', json });
+  r = await disclose({ recipient: 'authorities', collection: 'conditions', records: [cond.json.id] });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.statements.map((x) => [x.id, x.record, x.statement]), [[st.json.statement.id, cond.json.id, statement]]);
+  r = await disclose({ recipient: 'authorities', collection: 'programs', records: [prog.json.id] });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.statements, []);
+  // And so does every later export of it, hers and the privacy officer's.
+  for (const [token, purpose] of [[t.mae, 'self'], [t.priv, 'rights']]) {
+    e = await c.req('GET', `/v1/subjects/${mae}/export`, { token, purpose });
+    assert.equal(e.status, 200, e.text);
+    const c1 = e.json.collections.conditions.find((x) => x.id === cond.json.id);
+    assert.deepEqual(c1.statements.map((x) => x.statement), [statement], purpose);
+    assert.deepEqual(e.json.collections.programs.find((x) => x.id === prog.json.id).statements, [], purpose);
+  }
+});
+
+test('G1: a program\'s exercises, a condition and a client\'s contact are nowhere in the clear in the database, its write-ahead log or the server log', async () => {
+  const canaries = ['Quinn CANARY-NAME-9e41', 'quinn.canary-3c7a@example.org', '+1 415 555 0143',
+    'CANARY-CONDITION-rotator-cuff-a81c', 'CANARY-EXERCISES-band-rows-3x15-e5f2', 'CANARY-BILLING-12 Pier Rd-77d0'];
+  const s = await create(t['pt-sato'], '1975-06-06', { name: canaries[0], email: canaries[1], phone: canaries[2] });
+  assert.equal(s.status, 201, s.text);
+  const q = s.json.id;
+  assert.equal((await rec('POST', q, 'conditions', t['pt-sato'], 'treatment', { condition: canaries[3] })).status, 201);
+  for (let i = 0; i < 10; i++) {
+    assert.equal((await rec('POST', q, 'programs', t['pt-sato'], 'treatment',
+      { title: `Shoulder week ${i + 1}`, exercises: canaries[4], frequency: 'daily' })).status, 201);
+  }
+  await user('quinn', 'client', { subject_id: q });
+  assert.equal((await rec('POST', q, 'subscriptions', t.quinn, 'self', { card_last4: '1881', billing_address: canaries[5] })).status, 201);
+  // The values are there, and come back opened to those allowed to read them...
+  const list = await rec('GET', q, 'programs', t.quinn, 'self');
+  assert.equal(list.json.records.length, 10);
+  assert.ok(list.json.records.every((x) => x.fields.exercises === canaries[4]));
+  assert.equal((await rec('GET', q, 'conditions', t['pt-sato'], 'treatment')).json.records[0].fields.condition, canaries[3]);
+  const look = await c.req('GET', `/v1/subjects?email=${encodeURIComponent(canaries[1])}`, { token: t.help, purpose: 'support' });
+  assert.deepEqual(look.json.subjects, [{ id: q }]);
+  // ...but no file of the data directory, nor the server's log, holds any of them in the clear.
+  const scan = () => {
+    const files = readdirSync(srv.data);
+    const blobs = files.map((f) => [f, readFileSync(path.join(srv.data, f))]);
+    blobs.push(['server log', Buffer.from(srv.log())]);
+    const hits = [];
+    for (const [name, bytes] of blobs) {
+      for (const v of canaries) {
+        for (const form of [v, v.toLowerCase(), JSON.stringify(v)]) {
+          if (bytes.includes(Buffer.from(form, 'utf8')) || bytes.includes(Buffer.from(form, 'utf16le'))) hits.push(`${v} in ${name}`);
+        }
+      }
+    }
+    return { files, hits };
+  };
+  const running = scan();
+  assert.ok(running.files.includes('phivault.db') && running.files.includes('phivault.db-wal'), running.files.join(' '));
+  assert.deepEqual(running.hits, []);
+  // Stopped, with the write-ahead log checkpointed into the database, still nothing.
+  await srv.stop();
+  assert.deepEqual(scan().hits, []);
+  await srv.start();
+  c = srv.client;
+  assert.equal((await rec('GET', q, 'programs', t.quinn, 'self')).json.records[0].fields.exercises, canaries[4]);
+});
+
+test('G1: a HEP.PRO server given a certificate serves its API over HTTPS with that certificate; an untrusting client and plain HTTP are refused', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hep-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  chmodSync(key, 0o600);
+  const tls = await startServer({ policy: POLICY, args: ['--tls-cert', cert, '--tls-key', key] });
+  // One HTTPS request; resolves with the status, the body and the certificate the server presented.
+  const req = (method, urlPath, { token, purpose, json, trusted = true } = {}) => new Promise((resolve, reject) => {
+    const headers = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (purpose) headers['x-purpose'] = purpose;
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const r = https.request({ host: '127.0.0.1', servername: 'localhost', port: tls.port, method, path: urlPath,
+      headers, ca: trusted ? readFileSync(cert) : undefined, agent: false }, (res) => {
+      const peer = res.socket.getPeerCertificate();
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode, json: text ? JSON.parse(text) : undefined, peer });
+      });
+    });
+    r.on('error', reject);
+    if (json !== undefined) r.write(JSON.stringify(json));
+    r.end();
+  });
+  try {
+    assert.match(tls.log(), /"event":"server.listening".*"scheme":"https"/);
+    const pol = await req('GET', '/v1/policy');
+    assert.equal(pol.status, 200);
+    assert.equal(pol.json.organization.name, 'HEP.PRO');
+    // The certificate presented is the one the server was given.
+    assert.equal(pol.peer.fingerprint256, new X509Certificate(readFileSync(cert)).fingerprint256);
+    // A provider signs in, creates a client and assigns a program, all over HTTPS.
+    const admin = await req('POST', '/v1/auth/login', { json: { username: 'admin', password: ADMIN_PASSWORD } });
+    assert.equal(admin.status, 200);
+    const u = await req('POST', '/v1/users', { token: admin.json.token,
+      json: { username: 'pt-tls', password: PASSWORD('pt-tls'), role: 'provider' } });
+    assert.equal(u.status, 201);
+    const pt = (await req('POST', '/v1/auth/login', { json: { username: 'pt-tls', password: PASSWORD('pt-tls') } })).json.token;
+    const s = await req('POST', '/v1/subjects', { token: pt, purpose: 'treatment',
+      json: { policy_version: pol.json.version, source: 'app', birth_date: '1982-12-12', profile: { name: 'Tess Lane' } } });
+    assert.equal(s.status, 201);
+    const p = await req('POST', `/v1/subjects/${s.json.id}/records/programs`, { token: pt, purpose: 'treatment',
+      json: { title: 'Neck week 1', exercises: 'chin tucks 3x10', frequency: 'daily' } });
+    assert.equal(p.status, 201);
+    const back = await req('GET', `/v1/subjects/${s.json.id}/records/programs/${p.json.id}`, { token: pt, purpose: 'treatment' });
+    assert.equal(back.json.fields.exercises, 'chin tucks 3x10');
+    // A client that does not trust the certificate gets nothing, and neither does plain HTTP.
+    await assert.rejects(req('GET', '/v1/policy', { trusted: false }), /self[- ]signed|unable to verify/i);
+    const plain = await request(`http://127.0.0.1:${tls.port}`, 'GET', '/v1/policy').catch((err) => ({ err }));
+    assert.ok(plain.err || !(plain.text ?? '').includes('HEP.PRO'), 'plain HTTP must not be answered');
+  } finally {
+    await tls.stop();
+    tls.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
