@@ -2,7 +2,7 @@
 // phivault, through its HTTP API, as the patient, the provider, the staff and an attacker would use
 // it. Each test names the requirements (REQUIREMENTS.md) it proves.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ADMIN_PASSWORD, PASSWORD, SRC, sqlite, startServer } from '../api/lib/harness.js';
 
@@ -162,4 +162,141 @@ test('H2: the register of vendors shows whose business associate agreement is si
   // Only the privacy officer reads the register.
   const doctor = await c.login('dr-cole', PASSWORD('dr-cole'));
   assert.equal((await c.req('GET', '/v1/vendors', { token: doctor })).status, 403);
+});
+
+test('D6: material changes are notified through the patient\'s contact information, to review and accept; until then the old version governs', async () => {
+  // CONNECTIVE MED: "If we make material changes to our Privacy Policy, we may notify you of such
+  // changes through your contact information and invite you to review (and accept, if necessary)
+  // the changes." Version 2 recommends products to patients from their past orders, by email.
+  const s2 = await startServer({ policy: POLICY });
+  try {
+    const tok = {};
+    const uid = {};
+    const login = async () => { for (const n of Object.keys(uid)) tok[n] = await s2.client.login(n, PASSWORD(n)); };
+    const account = async (n, role, extra = {}) => {
+      const r = await s2.client.req('POST', '/v1/users', { token: tok.admin,
+        json: { username: n, password: PASSWORD(n), role, ...extra } });
+      assert.equal(r.status, 201, r.text);
+      uid[n] = r.json.id;
+      tok[n] = await s2.client.login(n, PASSWORD(n));
+    };
+    tok.admin = await s2.client.login('admin', ADMIN_PASSWORD);
+    for (const [n, role] of [['desk', 'staff'], ['doc', 'provider'], ['doc2', 'provider']]) await account(n, role);
+    const v1 = (await s2.client.req('GET', '/v1/policy')).json.version;
+    // Each patient has an account, a consultation with her provider, and an order paid by card.
+    const join = async (n, v) => {
+      const r = await s2.client.req('POST', '/v1/subjects', { token: tok.desk, purpose: 'operations',
+        json: { policy_version: v, source: 'app', birth_date: '1985-05-05', profile: { name: `${n} Patient`, email: `${n}@example.org` } } });
+      assert.equal(r.status, 201, r.text);
+      const s = r.json.id;
+      await account(n, 'patient', { subject_id: s });
+      assert.equal((await s2.client.req('POST', `/v1/subjects/${s}/assignments`, { token: tok.desk, purpose: 'operations',
+        json: { provider: uid.doc } })).status, 201);
+      assert.equal((await s2.client.req('POST', `/v1/subjects/${s}/records/consultations`, { token: tok.doc, purpose: 'treatment',
+        json: { reason: 'migraine', transcript: 'patient reports weekly migraines' } })).status, 201);
+      const o = await s2.client.req('POST', `/v1/subjects/${s}/records/orders`, { token: tok.desk, purpose: 'payment',
+        json: { product: 'magnesium 400 mg', card_number: '4111111111111111' } });
+      assert.equal(o.status, 201, o.text);
+      return s;
+    };
+    const ann = await join('ann', v1), bea = await join('bea', v1), cat = await join('cat', v1);
+
+    const text = readFileSync(POLICY, 'utf8');
+    assert.ok(text.includes('effective: 2021-10-25\n') && text.includes('\npurposes:\n'));
+    writeFileSync(`${s2.data}/policy.yaml`, text.replace('effective: 2021-10-25\n',
+      'effective: 2026-12-01\nchange:\n  material: true\n  notice: 30d\n' +
+      '  summary: We may recommend products to you by email, based on your past orders.\n')
+      .replace('\npurposes:\n', '\npurposes:\n  recommendations:\n    description: Recommending products by email, from your past orders.\n' +
+        '    roles: [staff]\n    categories: [user.name, user.contact.email, user.financial.order]\n'));
+    await s2.restart();
+    await login();
+    const v2 = (await s2.client.req('GET', '/v1/policy')).json.version;
+    assert.notEqual(v2, v1);
+    const recommend = (s) => s2.client.req('GET', `/v1/subjects/${s}/records/orders`, { token: tok.desk, purpose: 'recommendations' });
+    const status = async (s, who = 'desk', purpose = 'operations') => {
+      const r = await s2.client.req('GET', `/v1/subjects/${s}/policy-status`, { token: tok[who], purpose });
+      assert.equal(r.status, 200, r.text);
+      return r.json;
+    };
+
+    // Orders placed under version 1 are not used for recommendations yet, for anyone.
+    for (const s of [ann, bea, cat]) {
+      const r = await recommend(s);
+      assert.deepEqual([r.status, r.json.reason], [403, 'pending-policy-change'], r.text);
+    }
+    // Ann reads, in her own account, what is pending for her: the summary of the change.
+    let st = await status(ann, 'ann', 'self');
+    assert.deepEqual([st.governing.version, st.governing.basis], [v1, 'enrollment']);
+    assert.deepEqual([st.pending.version, st.pending.summary], [v2, 'We may recommend products to you by email, based on your past orders.']);
+    assert.deepEqual(st.notified, []);
+
+    // The staff notify Ann and Bea at the email address in their account; the notice, its channel
+    // and the end of the objection period are recorded, and each sees them.
+    const notices = {};
+    for (const [s, n] of [[ann, 'ann'], [bea, 'bea']]) {
+      const r = await s2.client.req('POST', `/v1/subjects/${s}/policy-notices`, { token: tok.desk, purpose: 'operations',
+        json: { channel: 'email' } });
+      assert.equal(r.status, 201, r.text);
+      assert.deepEqual([r.json.version, r.json.channel], [v2, 'email']);
+      assert.equal(Date.parse(r.json.objection_deadline) - Date.parse(r.json.time), 30 * 86400 * 1000);
+      notices[n] = r.json;
+      st = await status(s, n, 'self');
+      assert.deepEqual(st.notified.map((x) => [x.version, x.channel, x.objected, x.objection_deadline]),
+        [[v2, 'email', false, r.json.objection_deadline]]);
+      assert.equal(st.governing.version, v1);
+      assert.equal(st.pending.objection_deadline, r.json.objection_deadline);
+    }
+    // Bea objects. Cat, invited to review, accepts, and version 2 governs her at once.
+    const o = await s2.client.req('POST', `/v1/subjects/${bea}/consents`, { token: tok.bea, purpose: 'self',
+      json: { kind: 'policy', action: 'withdraw', source: 'web' } });
+    assert.equal(o.status, 201, o.text);
+    assert.equal(o.json.policy_version, v2);
+    const acc = await s2.client.req('POST', `/v1/subjects/${cat}/consents`, { token: tok.cat, purpose: 'self',
+      json: { kind: 'policy', action: 'grant', source: 'web', policy_version: v2 } });
+    assert.equal(acc.status, 201, acc.text);
+    st = await status(cat);
+    assert.deepEqual([st.governing.version, st.governing.basis, st.pending], [v2, 'accepted', null]);
+    assert.equal((await recommend(cat)).status, 200);
+
+    // Attacks: Cat accepts for Ann, or records a notice on her to start her clock; a provider who
+    // is not Ann's records one; the staff send one with a shorter deadline. All refused, nothing recorded.
+    const forged = await s2.client.req('POST', `/v1/subjects/${ann}/consents`, { token: tok.cat, purpose: 'self',
+      json: { kind: 'policy', action: 'grant', source: 'web', policy_version: v2 } });
+    assert.equal(forged.status, 403, forged.text);
+    const byCat = await s2.client.req('POST', `/v1/subjects/${ann}/policy-notices`, { token: tok.cat, purpose: 'self', json: { channel: 'email' } });
+    assert.equal(byCat.status, 403, byCat.text);
+    const byDoc = await s2.client.req('POST', `/v1/subjects/${ann}/policy-notices`, { token: tok.doc2, purpose: 'treatment', json: { channel: 'email' } });
+    assert.equal(byDoc.status, 403, byDoc.text);
+    const short = await s2.client.req('POST', `/v1/subjects/${ann}/policy-notices`, { token: tok.desk, purpose: 'operations',
+      json: { channel: 'email', objection_deadline: new Date().toISOString() } });
+    assert.equal(short.status, 400, short.text);
+    assert.equal((await s2.client.req('GET', `/v1/subjects/${ann}/policy-status`, { token: tok.cat, purpose: 'self' })).status, 403);
+    st = await status(ann);
+    assert.deepEqual([st.governing.version, st.notified.length, st.accepted.map((x) => x.version)], [v1, 1, [v1]]);
+
+    // Within the objection period nothing changes for Ann.
+    s2.advance(29 * 86400);
+    await login();
+    assert.equal((await recommend(ann)).json.reason, 'pending-policy-change');
+    assert.equal((await status(ann)).governing.version, v1);
+    s2.advance(2 * 86400);
+    await login();
+    st = await status(ann, 'ann', 'self');
+    assert.deepEqual([st.governing.version, st.governing.basis, st.pending], [v2, 'notified', null]);
+    // Now her orders serve recommendations: the product, never the card number, never her consultations.
+    const r = await recommend(ann);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.records.map((x) => x.fields.product), ['magnesium 400 mg']);
+    assert.equal(r.json.records[0].fields.card_number, undefined);
+    assert.ok(!r.text.includes('4111111111111111'));
+    const health = await s2.client.req('GET', `/v1/subjects/${ann}/records/consultations`, { token: tok.desk, purpose: 'recommendations' });
+    assert.equal(health.status, 403, health.text);
+    // Bea objected within the period: version 1 still governs her, and her orders stay out of it.
+    st = await status(bea);
+    assert.deepEqual([st.governing.version, st.objected.map((x) => x.version)], [v1, [v2]]);
+    assert.equal((await recommend(bea)).json.reason, 'pending-policy-change');
+  } finally {
+    await s2.stop();
+    s2.remove();
+  }
 });

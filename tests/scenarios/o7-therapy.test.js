@@ -4,7 +4,7 @@
 // The chat is end-to-end encrypted (G6): the client and the therapist hold X25519 key pairs, and
 // every message is sealed on the sender's side for both (libsodium), as O7's apps would.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ADMIN_PASSWORD, cli, PASSWORD, SRC, sqlite, startServer } from '../api/lib/harness.js';
@@ -299,4 +299,123 @@ test('a stolen credential (G5): exactly whose data it touched, and no one else',
   assert.ok(asked.json.entries.some((e) => e.action === 'audit.touched' && e.decision === 'permit'));
   const denied = await c.req('GET', `/v1/audit?actor=${users.therapist2}&limit=1000`, { token: tokens.po1 });
   assert.ok(denied.json.entries.some((e) => e.action === 'audit.touched' && e.decision === 'deny'));
+});
+
+test('D6: clients are told of a material change by email or on the service; it waits for the notice period, and one who objects keeps the old terms', async () => {
+  // O7: "We will let you know via email and/or a prominent notice on our service, prior to the
+  // change becoming effective." Version 2 tailors O7's offers to a client's age and gender.
+  const s2 = await startServer({ policy: POLICY });
+  try {
+    const tok = {};
+    const uid = {};
+    const login = async () => { for (const n of Object.keys(uid)) tok[n] = await s2.client.login(n, PASSWORD(n)); };
+    const account = async (n, role, extra = {}) => {
+      const r = await s2.client.req('POST', '/v1/users', { token: tok.admin,
+        json: { username: n, password: PASSWORD(n), role, ...extra } });
+      assert.equal(r.status, 201, r.text);
+      uid[n] = r.json.id;
+      tok[n] = await s2.client.login(n, PASSWORD(n));
+    };
+    tok.admin = await s2.client.login('admin', ADMIN_PASSWORD);
+    for (const [n, role] of [['support', 'staff'], ['therapist', 'provider'], ['therapist2', 'provider']]) await account(n, role);
+    const v1 = (await s2.client.req('GET', '/v1/policy')).json.version;
+    // A client known by a nickname, with a therapist and a paid plan.
+    const join = async (n, v) => {
+      const r = await s2.client.req('POST', '/v1/subjects', { token: tok.support, purpose: 'operations',
+        json: { policy_version: v, birth_date: '1992-07-14', source: 'web', profile: { nickname: n, email: `${n}@example.org`, gender: 'nonbinary' } } });
+      assert.equal(r.status, 201, r.text);
+      const s = r.json.id;
+      await account(n, 'patient', { subject_id: s });
+      assert.equal((await s2.client.req('POST', `/v1/subjects/${s}/assignments`, { token: tok.support, purpose: 'operations',
+        json: { provider: uid.therapist } })).status, 201);
+      assert.equal((await s2.client.req('POST', `/v1/subjects/${s}/records/payments`, { token: tok.support, purpose: 'payment',
+        json: { card_last4: '4242', amount: '60', date: '2026-05-01' } })).status, 201);
+      return s;
+    };
+    const kite = await join('kite', v1), lark = await join('lark', v1), owl = await join('owl', v1);
+
+    const text = readFileSync(POLICY, 'utf8');
+    assert.ok(text.includes('effective: 2020-05-01\n') && text.includes('\npurposes:\n'));
+    writeFileSync(`${s2.data}/policy.yaml`, text.replace('effective: 2020-05-01\n',
+      'effective: 2026-12-01\nchange:\n  material: true\n  notice: 14d\n' +
+      '  summary: Our offers by email may be chosen for your age and gender.\n')
+      .replace('\npurposes:\n', '\npurposes:\n  offers:\n    description: Offers by email chosen for your age and gender, unless you opted out.\n' +
+        '    roles: [staff]\n    categories: [user.name.nickname, user.contact.email, user.demographic]\n' +
+        '    requires: [marketing_email]\n'));
+    await s2.restart();
+    await login();
+    const v2 = (await s2.client.req('GET', '/v1/policy')).json.version;
+    assert.notEqual(v2, v1);
+    const offers = (s) => s2.client.req('GET', `/v1/subjects/${s}`, { token: tok.support, purpose: 'offers' });
+    const status = async (s, who = 'support', purpose = 'operations') => {
+      const r = await s2.client.req('GET', `/v1/subjects/${s}/policy-status`, { token: tok[who], purpose });
+      assert.equal(r.status, 200, r.text);
+      return r.json;
+    };
+    const notify = (s, channel, who = 'support', purpose = 'operations') =>
+      s2.client.req('POST', `/v1/subjects/${s}/policy-notices`, { token: tok[who], purpose, json: { channel } });
+
+    // What clients gave under version 1 is not used for the new offers yet.
+    for (const s of [kite, lark, owl]) {
+      const r = await offers(s);
+      assert.deepEqual([r.status, r.json.reason], [403, 'pending-policy-change'], r.text);
+    }
+    // Kite is told by email, Lark by a notice on the service; each sees it in their account, with
+    // the end of the objection period the version sets (14 days).
+    for (const [s, n, channel] of [[kite, 'kite', 'email'], [lark, 'lark', 'portal']]) {
+      const r = await notify(s, channel);
+      assert.equal(r.status, 201, r.text);
+      assert.deepEqual([r.json.version, r.json.channel], [v2, channel]);
+      assert.equal(Date.parse(r.json.objection_deadline) - Date.parse(r.json.time), 14 * DAY * 1000);
+      const st = await status(s, n, 'self');
+      assert.deepEqual(st.notified.map((x) => [x.version, x.channel, x.objected, x.objection_deadline]),
+        [[v2, channel, false, r.json.objection_deadline]]);
+      assert.deepEqual([st.governing.version, st.pending.version, st.pending.summary],
+        [v1, v2, 'Our offers by email may be chosen for your age and gender.']);
+    }
+    // Lark objects from their account.
+    const o = await s2.client.req('POST', `/v1/subjects/${lark}/consents`, { token: tok.lark, purpose: 'self',
+      json: { kind: 'policy', action: 'withdraw', source: 'web' } });
+    assert.equal(o.status, 201, o.text);
+    assert.equal(o.json.policy_version, v2);
+    // Attacks: another client accepts for Owl, or starts Owl's clock with a notice; a therapist
+    // who is not Owl's records one; a notice that names its own deadline. All refused; Owl was never notified.
+    const forged = await s2.client.req('POST', `/v1/subjects/${owl}/consents`, { token: tok.kite, purpose: 'self',
+      json: { kind: 'policy', action: 'grant', source: 'web', policy_version: v2 } });
+    assert.equal(forged.status, 403, forged.text);
+    assert.equal((await notify(owl, 'email', 'kite', 'self')).status, 403);
+    assert.equal((await notify(owl, 'email', 'therapist2', 'treatment')).status, 403);
+    const short = await s2.client.req('POST', `/v1/subjects/${owl}/policy-notices`, { token: tok.support, purpose: 'operations',
+      json: { channel: 'email', objection_deadline: new Date().toISOString() } });
+    assert.equal(short.status, 400, short.text);
+    assert.equal((await s2.client.req('GET', `/v1/subjects/${owl}/policy-status`, { token: tok.kite, purpose: 'self' })).status, 403);
+    let st = await status(owl);
+    assert.deepEqual([st.governing.version, st.notified, st.accepted.map((x) => x.version)], [v1, [], [v1]]);
+
+    // Within the 14 days nothing changes for Kite; after them, version 2 governs Kite.
+    s2.advance(13 * DAY);
+    await login();
+    assert.equal((await offers(kite)).json.reason, 'pending-policy-change');
+    assert.equal((await status(kite)).governing.version, v1);
+    s2.advance(2 * DAY);
+    await login();
+    st = await status(kite, 'kite', 'self');
+    assert.deepEqual([st.governing.version, st.governing.basis, st.pending], [v2, 'notified', null]);
+    const r = await offers(kite);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.profile.fields, { nickname: 'kite', email: 'kite@example.org', gender: 'nonbinary', birth_date: '1992-07-14' });
+    // The new use reaches neither the chat nor the payments.
+    for (const col of ['messages', 'payments']) {
+      const x = await s2.client.req('GET', `/v1/subjects/${kite}/records/${col}`, { token: tok.support, purpose: 'offers' });
+      assert.equal(x.status, 403, `${col}: ${x.text}`);
+    }
+    // Lark objected, and Owl was never told: version 1 governs both, and the offers wait.
+    st = await status(lark);
+    assert.deepEqual([st.governing.version, st.objected.map((x) => x.version)], [v1, [v2]]);
+    assert.equal((await status(owl)).governing.version, v1);
+    for (const s of [lark, owl]) assert.equal((await offers(s)).json.reason, 'pending-policy-change');
+  } finally {
+    await s2.stop();
+    s2.remove();
+  }
 });
