@@ -475,6 +475,15 @@ pv_vault_policy_notice(struct pv_vault *v, struct pv_call *call, const char *sub
         pv_strlcpy(call->field, "channel", sizeof call->field);
         return PV_EINVAL;
     }
+    /* A notice that could not have reached the person starts no objection period: it goes by
+     * a channel the policy offers, or on the service itself. */
+    if (strcmp(channel, "portal") != 0 &&
+        !(v->policy->channels & (1u << pv_channel_parse(channel)))) {
+        call->detail =
+            "the policy offers no such channel: a notice goes by one it offers, or portal";
+        pv_strlcpy(call->field, "channel", sizeof call->field);
+        return PV_EINVAL;
+    }
     n.channel = channels[i];
     n.actor = call->actor ? call->actor->user_id : "anonymous";
     if ((rc = pv_store_reader(v->store, &c)) != 0)

@@ -360,6 +360,14 @@ test('D6: clients are told of a material change by email or on the service; it w
       const r = await offers(s);
       assert.deepEqual([r.status, r.json.reason], [403, 'pending-policy-change'], r.text);
     }
+    // O7 reaches people by email only: a notice said to have gone by text, phone or post could not
+    // have reached anyone, and starts no objection period.
+    for (const channel of ['sms', 'phone', 'mail']) {
+      const r = await notify(owl, channel);
+      assert.equal(r.status, 400, channel);
+      assert.equal(r.json.field, 'channel');
+    }
+    assert.deepEqual((await status(owl, 'owl', 'self')).notified, []);
     // Kite is told by email, Lark by a notice on the service; each sees it in their account, with
     // the end of the objection period the version sets (14 days).
     for (const [s, n, channel] of [[kite, 'kite', 'email'], [lark, 'lark', 'portal']]) {
