@@ -2,7 +2,8 @@
 // HTTP API, as the member, the parent of a minor, the providers, the staff, the privacy officer and
 // an attacker would use it. Each test names the requirements (REQUIREMENTS.md) it proves.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -33,6 +34,14 @@ const rec = (method, s, col, token, purpose, json, rid = '') =>
   c.req(method, `/v1/subjects/${s}/records/${col}${rid ? `/${rid}` : ''}`, { token, purpose, json });
 const audit = async (s) => (await c.req('GET', `/v1/audit?subject=${s}&limit=1000`, { token: t.po1 })).json.entries;
 const count = (sql) => Number(sqlite(srv.data, sql).trim());
+// curl over HTTPS, returning {status, stdout, stderr}.
+function curl(args) {
+  try {
+    return { status: 0, stdout: execFileSync('curl', ['-sS', '--max-time', '10', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() };
+  } catch (e) {
+    return { status: e.status, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
+  }
+}
 
 // Mia enrolls herself (an adult member); Dee is the parent who enrolls her son Leo.
 let mia, leo;
@@ -244,6 +253,232 @@ test('E1, E2, E11: a paper copy, an amendment and a complaint, each answered and
   assert.equal(seen.json.closed.explanation, 'We reminded the provider of your choice.');
 });
 
+test('B6: advertisers get counts of sessions with small cells suppressed, never a member\'s record', async () => {
+  // Eleven members book a video session; one books a phone session. With Mia's first session
+  // (above), two kinds are each held by fewer than 11 people.
+  const members = [];
+  for (let i = 0; i < 12; i++) {
+    const n = `member${i}`;
+    await user(n, 'patient');
+    const r = await enroll(t[n], { birth_date: '1985-07-01', profile: { name: `Member Number${i}`, email: `${n}@example.org`,
+      health: 'anxiety' } });
+    assert.equal(r.status, 201, r.text);
+    members.push(r.json.id);
+    const kind = i === 11 ? 'phone' : 'video';
+    assert.equal((await rec('POST', r.json.id, 'sessions', t[n], 'self', { starts_at: '2026-04-01T18:00:00Z', kind })).status, 201);
+  }
+  const ads = (route) => c.req('GET', route, { token: t.desk, purpose: 'advertising' });
+  const agg = await ads('/v1/aggregates/sessions?by=kind');
+  assert.equal(agg.status, 200, agg.text);
+  assert.equal(agg.json.min_cell, 11);
+  assert.deepEqual(agg.json.cells, [{ value: 'video', records: 11, people: 11 }]);
+  assert.equal(agg.json.suppressed_values, 2);
+  for (const trace of ['phone', 'first', 'sub_', 'rec_', 'Member', 'Mia']) assert.ok(!agg.text.includes(trace), trace);
+  // Per month: this month's sessions are one cell, counted, naming nobody.
+  const months = await ads('/v1/aggregates/sessions');
+  assert.equal(months.status, 200, months.text);
+  assert.deepEqual(months.json.cells.map((x) => [x.records, x.people]), [[13, 13]]);
+  assert.match(months.json.cells[0].month, /^\d{4}-\d{2}$/);
+  // No member can be singled out: naming one changes nothing in the answer.
+  const one = await ads(`/v1/aggregates/sessions?by=kind&subject=${mia}`);
+  assert.equal(one.status, 200, one.text);
+  assert.deepEqual([one.json.cells, one.json.suppressed_values], [agg.json.cells, agg.json.suppressed_values]);
+  // OMBRE disposes of what it deletes and anonymizes nothing: its de-identified store is empty.
+  const deid = await ads('/v1/deidentified/sessions');
+  assert.equal(deid.status, 200, deid.text);
+  assert.deepEqual(deid.json.rows, []);
+  // Never the symptoms, the payments, or a name, even counted.
+  for (const route of ['/v1/aggregates/intake?by=symptoms', '/v1/aggregates/payments', '/v1/deidentified/intake']) {
+    const r = await ads(route);
+    assert.equal(r.status, 403, route);
+    assert.equal(r.json.reason, 'purpose-excludes-collection', route);
+  }
+  const names = await ads('/v1/aggregates/profile?by=name');
+  assert.equal(names.status, 403, names.text);
+  assert.equal(names.json.reason, 'purpose-excludes-field');
+  // Never a member's profile, records or export, whoever is asked for.
+  for (const route of [`/v1/subjects/${mia}`, `/v1/subjects/${mia}/records/sessions`, `/v1/subjects/${mia}/records/intake`,
+    `/v1/subjects/${members[11]}/records/sessions`, `/v1/subjects/${members[0]}/export`]) {
+    const r = await ads(route);
+    assert.equal(r.status, 403, route);
+    assert.equal(r.json.reason, 'deidentified-only', route);
+    assert.ok(!r.text.includes('migraine') && !r.text.includes('Member'), route);
+  }
+  // Only the advertising purpose reads counts and de-identified rows.
+  for (const [who, purpose] of [['desk', 'operations'], ['desk', 'marketing'], ['dr-ames', 'treatment'], ['priv', 'legal']]) {
+    for (const route of ['/v1/aggregates/sessions?by=kind', '/v1/deidentified/sessions']) {
+      const r = await c.req('GET', route, { token: t[who], purpose });
+      assert.equal(r.status, 403, `${purpose} ${route}`);
+      assert.equal(r.json.reason, 'purpose-not-deidentified', `${purpose} ${route}`);
+    }
+  }
+  // Every read is audited with its collection and no subject.
+  const entries = (await c.req('GET', `/v1/audit?actor=${id.desk}&limit=1000`, { token: t.po1 })).json.entries
+    .filter((e) => e.action === 'aggregate.read');
+  assert.deepEqual(entries.map((e) => [e.decision, e.collection, e.purpose, e.reason]), [
+    ['permit', 'sessions', 'advertising', 'permit'], ['permit', 'sessions', 'advertising', 'permit'],
+    ['permit', 'sessions', 'advertising', 'permit'], ['deny', 'intake', 'advertising', 'purpose-excludes-collection'],
+    ['deny', 'payments', 'advertising', 'purpose-excludes-collection'], ['deny', 'profile', 'advertising', 'purpose-excludes-field'],
+    ['deny', 'sessions', 'operations', 'purpose-not-deidentified'], ['deny', 'sessions', 'marketing', 'purpose-not-deidentified']]);
+  assert.ok(entries.every((e) => e.subject === ''));
+});
+
+test('G1: what members write is encrypted at rest: nowhere in the database, its WAL or the server log', async () => {
+  // Each value carries a tag of its own; neither the value nor its tag may be found in the files.
+  const tags = ['CANARY-NAME-58d2e0', 'canary-kai-71f0', 'CANARY-HEALTH-a41c9d', 'CANARY-SYMPTOMS-3e9b71'];
+  const values = [`Kai ${tags[0]}`, `${tags[1]}@example.org`, `${tags[2]} psoriasis`, `${tags[3]} night sweats`];
+  await user('kai', 'patient');
+  const r = await enroll(t.kai, { birth_date: '1979-11-30', profile: { name: values[0], email: values[1], health: values[2] } });
+  assert.equal(r.status, 201, r.text);
+  const kai = r.json.id;
+  assert.equal((await rec('POST', kai, 'intake', t.kai, 'self', { symptoms: values[3] })).status, 201);
+  // The values are held: they come back to Kai, decrypted.
+  const mine = await c.req('GET', `/v1/subjects/${kai}/export`, { token: t.kai, purpose: 'self' });
+  assert.equal(mine.status, 200, mine.text);
+  for (const v of values) assert.ok(mine.text.includes(v), v);
+  const scan = () => {
+    const files = readdirSync(srv.data);
+    const hits = [];
+    for (const [name, bytes] of [...files.map((f) => [f, readFileSync(path.join(srv.data, f))]), ['server log', Buffer.from(srv.log())]])
+      for (const form of [...values, ...tags, ...tags.map((x) => x.toLowerCase()), ...tags.map((x) => Buffer.from(x, 'utf16le'))])
+        if (bytes.indexOf(Buffer.isBuffer(form) ? form : Buffer.from(form)) !== -1) hits.push(`${form} in ${name}`);
+    // A control: what is not encrypted (Kai's subject id) is found by the same search.
+    const seen = files.some((f) => readFileSync(path.join(srv.data, f)).indexOf(Buffer.from(kai)) !== -1);
+    return { files, hits, seen };
+  };
+  // While the server runs (the write-ahead log holds the recent writes)...
+  const running = scan();
+  assert.ok(running.files.includes('phivault.db-wal'), 'the scan covered the write-ahead log');
+  assert.deepEqual([running.hits, running.seen], [[], true]);
+  // ...and once it stopped and checkpointed.
+  await srv.stop();
+  const stopped = scan();
+  assert.deepEqual([stopped.hits, stopped.seen], [[], true]);
+  await srv.start();
+  c = srv.client;
+});
+
+test('G1: in transit, OMBRE is served over HTTPS with the certificate it was given, and not over plain HTTP', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pvombre-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'cert.key');
+  let s2;
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    chmodSync(key, 0o600);
+    s2 = await startServer({ policy: POLICY, args: ['--tls-cert', cert, '--tls-key', key] });
+    const url = `https://localhost:${s2.port}`;
+    const https = (p, args = []) => {
+      const r = curl(['--cacert', cert, ...args, `${url}${p}`]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const json = (body) => ['-H', 'content-type: application/json', '-d', JSON.stringify(body)];
+    // A member signs up and gives her symptoms, all over HTTPS.
+    const admin = https('/v1/auth/login', json({ username: 'admin', password: ADMIN_PASSWORD })).token;
+    const u = https('/v1/users', ['-H', `authorization: Bearer ${admin}`, ...json({ username: 'zoe', password: PASSWORD('zoe'), role: 'patient' })]);
+    assert.match(u.id, /^usr_/);
+    const zoe = https('/v1/auth/login', json({ username: 'zoe', password: PASSWORD('zoe') })).token;
+    const as = ['-H', `authorization: Bearer ${zoe}`, '-H', 'x-purpose: self'];
+    const v = https('/v1/policy').version;
+    const s = https('/v1/subjects', [...as, ...json({ policy_version: v, source: 'web', birth_date: '1992-08-08',
+      profile: { name: 'Zoe Tls', health: 'psoriasis' } })]).id;
+    https(`/v1/subjects/${s}/records/intake`, [...as, ...json({ symptoms: 'flaking on the elbows' })]);
+    const back = https(`/v1/subjects/${s}/records/intake`, as);
+    assert.deepEqual(back.records.map((x) => x.fields.symptoms), ['flaking on the elbows']);
+    assert.match(s2.log(), /"event":"server.listening".*"scheme":"https"/);
+    // A client that does not trust the certificate is refused, and plain HTTP gets no answer.
+    assert.notEqual(curl([`${url}/healthz`]).status, 0);
+    const plain = curl([`http://127.0.0.1:${s2.port}/v1/policy`]);
+    assert.ok(plain.status !== 0 || !plain.stdout.includes('OMBRE'), 'plain HTTP must not be answered');
+    // The certificate presented is the one given to the server.
+    const shown = execFileSync('bash', ['-c', `openssl s_client -connect 127.0.0.1:${s2.port} -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`]).toString();
+    const given = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256']).toString();
+    assert.match(given, /^sha256 Fingerprint=/i);
+    assert.equal(shown.trim(), given.trim());
+  } finally {
+    if (s2) {
+      await s2.stop();
+      s2.remove();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('G5: a provider\'s stolen session: the privacy officer learns exactly whose data it touched', async () => {
+  // Dr. Ames's password is stolen: the thief reads Mia's profile and symptoms (she is his
+  // member) and tries Leo's, who is not.
+  const stolen = await c.login('dr-ames', PASSWORD('dr-ames'));
+  assert.equal((await c.req('GET', `/v1/subjects/${mia}`, { token: stolen, purpose: 'treatment' })).status, 200);
+  assert.equal((await rec('GET', mia, 'intake', stolen, 'treatment')).status, 200);
+  const refused = await rec('GET', leo, 'intake', stolen, 'treatment');
+  assert.equal(refused.status, 403);
+  const log = (await c.req('GET', `/v1/audit?actor=${id['dr-ames']}&limit=1000`, { token: t.po1 })).json.entries;
+  const sid = log.filter((e) => e.subject === mia && e.action === 'record.list').at(-1).credential;
+  assert.match(sid, /^ses_/);
+  assert.ok(log.some((e) => e.credential === sid && e.subject === leo && e.decision === 'deny'));
+  // The session touched Mia, and nobody else: not Leo, not the other members.
+  let r = await c.req('GET', `/v1/audit/touched?credential=${sid}`, { token: t.po1 });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.subjects.map((x) => x.subject), [mia]);
+  assert.equal(r.json.count, 1);
+  assert.deepEqual([...r.json.subjects[0].actions].sort(), ['record.list', 'subject.read']);
+  assert.deepEqual([...r.json.subjects[0].categories].sort(), ['user.contact.email', 'user.contact.phone_number',
+    'user.contact.postal_address', 'user.demographic.date_of_birth', 'user.health.condition', 'user.name']);
+  assert.deepEqual(r.json.subjects[0].credentials, [sid]);
+  // Every session of Dr. Ames, before and since, has touched Mia only.
+  r = await c.req('GET', `/v1/audit/touched?actor=${id['dr-ames']}`, { token: t.po1 });
+  assert.deepEqual(r.json.subjects.map((x) => x.subject), [mia]);
+  // The thief cannot ask what else the session reached, nor can the front desk; both audited.
+  for (const token of [stolen, t.desk]) {
+    const q = await c.req('GET', `/v1/audit/touched?credential=${sid}`, { token });
+    assert.equal(q.status, 403);
+  }
+  const asked = (await c.req('GET', '/v1/audit?limit=1000', { token: t.po1 })).json.entries.filter((e) => e.action === 'audit.touched');
+  assert.deepEqual(asked.slice(-4).map((e) => [e.actor, e.decision]),
+    [[id.priv, 'permit'], [id.priv, 'permit'], [id['dr-ames'], 'deny'], [id.desk, 'deny']]);
+});
+
+test('H2: the vendor register: who receives what under which agreement; health information to none but the law', async () => {
+  const reg = await c.req('GET', '/v1/vendors', { token: t.priv });
+  assert.equal(reg.status, 200, reg.text);
+  assert.deepEqual([reg.json.organization, reg.json.organization_role], ['OMBRE', 'business_associate']);
+  // No recipient has signed a business associate agreement: the card processor, the email service,
+  // the affiliates, the business partner and a buyer never get health information; the law may.
+  assert.deepEqual(reg.json.vendors.map((v) => [v.name, v.kind, v.agreement, v.health_data]), [
+    ['card-processor', 'service_provider', 'none', false],
+    ['email-service', 'service_provider', 'none', false],
+    ['ombre-affiliates', 'affiliate', 'none', false],
+    ['business-partner', 'business_partner', 'none', false],
+    ['law-enforcement', 'legal', 'not-required', true],
+    ['acquirer', 'buyer', 'none', false]]);
+  const by = Object.fromEntries(reg.json.vendors.map((v) => [v.name, v]));
+  assert.deepEqual([...by['business-partner'].categories].sort(), ['user.contact', 'user.name']);
+  assert.deepEqual([...by['email-service'].categories].sort(), ['user.contact.email', 'user.name']);
+  assert.deepEqual(reg.json.forbidden_kinds, []);
+  assert.ok(reg.json.vendors.every((v) => v.forbidden === false && v.baa === false));
+  // What each received (C1 above): the offer's contact details, a payment, a subpoena.
+  const sent = (j) => Object.fromEntries(j.vendors.map((v) => [v.name, [v.disclosed.disclosures, v.disclosed.subjects]]));
+  assert.deepEqual(sent(reg.json), { 'card-processor': [1, 1], 'email-service': [0, 0], 'ombre-affiliates': [0, 0],
+    'business-partner': [1, 1], 'law-enforcement': [1, 1], acquirer: [0, 0] });
+  // As the register says, the card processor is refused the symptoms, and nothing more is counted.
+  const r = await c.req('POST', `/v1/subjects/${mia}/disclosures`, { token: t.priv, purpose: 'legal',
+    json: { recipient: 'card-processor', collection: 'intake' } });
+  assert.equal(r.status, 403, r.text);
+  assert.equal(r.json.reason, 'baa-required');
+  const again = await c.req('GET', '/v1/vendors', { token: t.priv });
+  assert.deepEqual(sent(again.json), sent(reg.json));
+  // Only the privacy officer reads the register: staff, a provider and a member are refused, and audited.
+  for (const who of ['desk', 'dr-ames', 'mia']) {
+    const q = await c.req('GET', '/v1/vendors', { token: t[who] });
+    assert.equal(q.status, 403, who);
+    const tried = (await c.req('GET', `/v1/audit?actor=${id[who]}&limit=1000`, { token: t.po1 })).json.entries;
+    assert.ok(tried.some((e) => e.action === 'vendors.read' && e.decision === 'deny'), who);
+  }
+});
+
 test('G7: bad input gets a clear error and changes nothing', async () => {
   const before = count(`SELECT count(*) FROM records WHERE subject_id = '${mia}'`);
   let r = await rec('POST', mia, 'intake', t.mia, 'self', { symptoms: 'fever', ssn: '000-00-0000' });
@@ -363,4 +598,47 @@ test('D6: a material change governs what was collected before it only after noti
     await s2.stop();
     s2.remove();
   }
+});
+
+test('F1: kept perpetually, through years and the sweep, until the member asks in writing; then disposed of at once', async () => {
+  const held = count(`SELECT count(*) FROM records WHERE subject_id = '${mia}'`);
+  assert.ok(held >= 4, String(held));
+  const leoHeld = count(`SELECT count(*) FROM records WHERE subject_id = '${leo}'`);
+  // Twenty years on, the sweep disposes of nothing of Mia's or Leo's.
+  srv.advance(20 * 366 * 86400);
+  const sw = cli(['sweep', '--data', srv.data], { env: srv.env() });
+  assert.equal(sw.status, 0, sw.stderr);
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${mia}'`), held);
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${leo}'`), leoHeld);
+  assert.equal(sqlite(srv.data, `SELECT status FROM subjects WHERE id = '${mia}'`).trim(), 'active');
+  for (const n of ['priv', 'mia', 'desk']) t[n] = await c.login(n, PASSWORD(n));
+  t.po1 = t.priv;
+  const me = await c.req('GET', `/v1/subjects/${mia}`, { token: t.mia, purpose: 'self' });
+  assert.equal(me.status, 200, me.text);
+  assert.equal(me.json.profile.fields.health, 'recurring migraines');
+  const intake = await rec('GET', mia, 'intake', t.mia, 'self');
+  assert.ok(intake.json.records.some((x) => x.fields.symptoms === 'headaches with aura, twice a week'));
+  // Mia writes to OMBRE asking that her information be removed: the letter is filed, her signature
+  // checked, and the request completed.
+  const req = await c.req('POST', `/v1/subjects/${mia}/requests`, { token: t.priv, purpose: 'rights',
+    json: { type: 'delete', source: 'mail', requester: { kind: 'subject' } } });
+  assert.equal(req.status, 201, req.text);
+  // Not before her signature is checked.
+  const early = await c.req('POST', `/v1/requests/${req.json.id}/complete`, { token: t.priv, purpose: 'rights', json: {} });
+  assert.deepEqual([early.status, early.json.reason], [409, 'illegal-transition']);
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${mia}'`), held);
+  assert.equal((await c.req('POST', `/v1/requests/${req.json.id}/verify`, { token: t.priv, purpose: 'rights',
+    json: { method: 'signed-form' } })).status, 200);
+  const done = await c.req('POST', `/v1/requests/${req.json.id}/complete`, { token: t.priv, purpose: 'rights', json: {} });
+  assert.equal(done.status, 200, done.text);
+  // Nothing is kept: every category is disposed of at once, her key with it, without waiting for a sweep.
+  assert.deepEqual(done.json.result.kept, []);
+  assert.equal(done.json.result.erased, true);
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${mia}'`), 0);
+  assert.equal(sqlite(srv.data, `SELECT status FROM subjects WHERE id = '${mia}'`).trim(), 'erased');
+  assert.equal((await c.req('GET', `/v1/subjects/${mia}`, { token: t.priv, purpose: 'legal' })).status, 404);
+  const look = await c.req('GET', '/v1/subjects?email=mia@example.org', { token: t.desk, purpose: 'operations' });
+  assert.deepEqual(look.json.subjects ?? [], []);
+  // Leo, whose parent asked nothing, is still kept.
+  assert.equal(count(`SELECT count(*) FROM records WHERE subject_id = '${leo}'`), leoHeld);
 });
