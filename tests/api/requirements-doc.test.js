@@ -58,3 +58,22 @@ test('the status table, the sections and the counts line agree', () => {
   assert.ok(line, 'no counts line');
   assert.deepEqual(line.slice(1).map(Number), [count('proven'), count('partly'), count('not yet')]);
 });
+
+// Each seed service's scenario exercises every requirement its seed promises: the section of a
+// requirement names its seeds, and must cite a test of each seed's scenario.
+test('every requirement a seed promises is shown in that seed\'s scenario', () => {
+  const scenario = { OMB: 'ombre', CON: 'connective-med', HEP: 'hep-pro', O7: 'o7-therapy', CMS: 'contour-medspa' };
+  const missing = [];
+  let seeded = 0;
+  for (const m of DOC.matchAll(/^### ([A-H]\d+) [^\n]*\n([\s\S]*?)(?=^### |(?![\s\S]))/gm)) {
+    const [, id, body] = m;
+    const seeds = /Seeds: ([\s\S]*?)Status:/.exec(body);
+    assert.ok(seeds, `${id} names no seeds`);
+    const named = seeds[1].replace(/\([^)]*\)/g, '').match(/\b(OMB|CON|HEP|O7|CMS)\b/g) || [];
+    if (named.length) seeded++;
+    for (const s of new Set(named))
+      if (!body.includes(`\`tests/scenarios/${scenario[s]}.test.js\` › "`)) missing.push(`${id} ${s}`);
+  }
+  assert.ok(seeded >= 40, `only ${seeded} requirements name a seed`);
+  assert.deepEqual(missing, []);
+});

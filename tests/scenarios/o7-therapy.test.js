@@ -196,11 +196,21 @@ test('rights (B5, E3, E5, E6, E7, F4): restrict, object, withdraw, export, delet
   assert.equal((await po(obj.json.id, 'verify', { method: 'account' })).status, 200);
   assert.equal((await po(obj.json.id, 'complete')).status, 200);
   assert.equal((await mk()).json.allowed, false);
-  // Withdrawal of a consent: the analytics cookies.
+  // Withdrawal of a consent: the analytics cookies. What they allowed is kept until then, and
+  // dropped from the moment of the withdrawal.
   await c.req('PUT', `/v1/subjects/${s}/cookies`, { ...as('finch', 'self'), json: { analytics: true } });
+  const visit = async () => {
+    const u = await c.req('POST', `/v1/subjects/${s}/usage`, { ...as('support1', 'analytics'),
+      json: { ip: '198.51.100.9', device: 'dev-9', page: '/chat' } });
+    assert.equal(u.status, 201, u.text);
+    return u.json.dropped.sort();
+  };
+  const allowed = await visit();
   const wd = await c.req('POST', `/v1/subjects/${s}/consents`, { ...as('finch', 'self'),
     json: { kind: 'cookies_analytics', action: 'withdraw', source: 'web' } });
   assert.equal(wd.status, 201, wd.text);
+  const after = await visit();
+  assert.ok(after.length > allowed.length && allowed.every((f) => after.includes(f)), `${allowed} -> ${after}`);
   // Portability: a structured, machine-readable copy.
   const fhir = await c.req('GET', `/v1/subjects/${s}/export?format=fhir`, as('finch', 'self'));
   assert.equal(fhir.status, 200);
