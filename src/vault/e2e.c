@@ -32,26 +32,10 @@ decode_any(const char *in, unsigned char *out, size_t cap, size_t *len)
     return pv_base64_decode(in, 1, out, cap, len);
 }
 
-/* Copy a client-sent field name for an error message: safe characters only. */
-static void
-field_name(char out[PV_NAME_MAX], const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < PV_NAME_MAX - 1 && name[i]; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-' || ch == '.'))
-            ch = '?';
-        out[i] = ch;
-    }
-    out[i] = '\0';
-}
-
 static int
 sealed_refusal(struct pv_call *call, const char *field, const char *reason, const char *detail)
 {
-    field_name(call->field, field);
+    pv_field_name_copy(call->field, field);
     call->reason = reason;
     call->detail = detail;
     return PV_ESEALED;

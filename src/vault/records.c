@@ -8,9 +8,8 @@
 
 #define LIST_MAX 200
 
-/* Copy a client-sent field name for an error message: safe characters only. */
-static void
-copy_field_name(char out[PV_NAME_MAX], const char *name)
+void
+pv_field_name_copy(char out[PV_NAME_MAX], const char *name)
 {
     size_t i;
 
@@ -57,7 +56,7 @@ pv_fields_scan(struct pv_vault *v, int c, const json_t *obj, struct pv_fieldset 
         if (fi < 0) {
             if (fs->undeclared == NULL) {
                 fs->undeclared = key;
-                copy_field_name(call->field, key);
+                pv_field_name_copy(call->field, key);
             }
             continue;
         }
@@ -67,7 +66,7 @@ pv_fields_scan(struct pv_vault *v, int c, const json_t *obj, struct pv_fieldset 
         }
         if (p->categories[col->fields[fi].category].store == PV_STORE_LAST4 && !is_last4(value)) {
             call->detail = "only the last 4 digits of a payment card may be stored";
-            copy_field_name(call->field, key);
+            pv_field_name_copy(call->field, key);
             return PV_EINVAL;
         }
         if (p->categories[col->fields[fi].category].store == PV_STORE_E2E) {

@@ -104,6 +104,8 @@ struct pv_fieldset {
     const char *undeclared; /* the first name the collection does not declare */
 };
 
+/* Copy a client-sent field name for an error message: safe characters only, '?' for others. */
+void pv_field_name_copy(char out[PV_NAME_MAX], const char *name);
 /*
  * Scan obj's keys against collection c. Undeclared names are reported in
  * fs->undeclared and call->field (the decision refuses them); a value a
